@@ -8,7 +8,7 @@ import type { GptConfig } from './tfjs-gpt.ts';
 type Layer = Record<'g1' | 'b1' | 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo' | 'g2' | 'b2' | 'w1' | 'c1' | 'w2' | 'c2', JArray>;
 type Params = { wte: JArray; wpe: JArray; layers: Layer[]; gf: JArray; bf: JArray; head: JArray };
 
-export function jaxStep(cfg: GptConfig): { step: (tokens: Int32Array, targets: Int32Array) => number } {
+export function jaxStep(cfg: GptConfig): { step: (tokens: Int32Array, targets: Int32Array) => Promise<number> } {
   const { vocab: V, d: D, heads: H, layers: L, batch: B, seq: T } = cfg;
   const hd = D / H;
   const randn = (shape: number[], std = 0.02) => {
@@ -66,11 +66,12 @@ export function jaxStep(cfg: GptConfig): { step: (tokens: Int32Array, targets: I
   let m = tree.map((x: JArray) => np.zerosLike(x.ref), params) as Params;
   let v = tree.map((x: JArray) => np.zerosLike(x.ref), params) as Params;
   let t = 0;
-  const step = (tokens: Int32Array, targets: Int32Array): number => {
+  // Async: with worker threads jax-js computes off the main thread, and data() waits for it.
+  const step = async (tokens: Int32Array, targets: Int32Array): Promise<number> => {
     t++;
     const out = train(params, m, v, np.array(tokens, { dtype: np.int32 }).reshape([B, T]), np.array(targets, { dtype: np.int32 }).reshape([B, T]), np.array([1 - b1 ** t]), np.array([1 - b2 ** t])) as unknown as [JArray, Params, Params, Params];
     [, params, m, v] = out;
-    return out[0].dataSync()[0];
+    return (await out[0].data())[0];
   };
   return { step };
 }

@@ -1490,7 +1490,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -1500,19 +1500,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -1527,26 +1529,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -1554,20 +1556,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -1587,1345 +1589,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -2939,13 +2977,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2964,45 +3002,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -3016,10 +3054,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 768)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -3031,10 +3069,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -3043,13 +3081,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -3059,10 +3097,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -3073,30 +3111,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4533,18 +4571,20 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 v128)
-  (local $26 i32)
+  (local $26 v128)
   (local $27 i32)
-  (local.set $11
+  (local $28 i32)
+  (local $29 i32)
+  (local.set $12
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $12
+      (local.tee $11
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $13
           (i32.sub
            (i32.mul
             (local.get $5)
@@ -4559,26 +4599,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $7)
      )
      (local.get $8)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $27
    (select
-    (local.get $14)
-    (local.tee $12
+    (local.get $13)
+    (local.tee $11
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $12)
+        (local.get $11)
         (i32.add
          (local.get $7)
          (i32.const 1)
@@ -4586,28 +4626,28 @@
        )
        (local.get $8)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $12)
-     (local.get $14)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $26)
+      (local.get $12)
+      (local.get $27)
      )
     )
     (then
      (local.set $10
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -4615,2466 +4655,2502 @@
        (i32.eqz
         (i32.ge_s
          (local.get $10)
-         (local.get $27)
+         (local.get $28)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $29
+         (select
+          (local.get $13)
+          (local.tee $24
+           (i32.sub
+            (local.tee $11
+             (local.get $12)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.lt_s
+           (local.get $13)
+           (local.get $24)
+          )
+         )
         )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $13
-         (i32.const 0)
-        )
-        (local.set $12
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $12)
-            (local.get $13)
+           (i32.ge_s
+            (local.get $11)
+            (local.get $29)
            )
           )
           (then
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $11)
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                   (local.get $10)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $10)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 3)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $11)
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $13)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $24)
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $10)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $13
+           (f32.store
             (i32.add
-             (local.get $13)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 1)
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $4)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 2)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
-               (local.get $10)
-               (i32.const 3)
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
+           (br $i0_2_next)
           )
          )
         )
@@ -7088,13 +7164,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $12
+      (i32.sub
+       (local.get $12)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -7113,12 +7189,12 @@
       (local.get $6)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $7)
-        (local.get $14)
+        (local.get $13)
        )
       )
       (then
@@ -7128,7 +7204,7 @@
        (local.set $6
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
           (i32.le_s
@@ -7146,7 +7222,7 @@
           (local.set $5
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
              (i32.le_s
@@ -7165,7 +7241,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $13)
                      (i32.const 768)
                     )
                     (local.get $8)
@@ -7198,7 +7274,7 @@
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -7208,7 +7284,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -7237,7 +7313,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -7267,17 +7343,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $14
+       (local.set $13
         (i32.add
-         (local.get $14)
+         (local.get $13)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -7289,7 +7365,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -7299,19 +7375,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -7326,26 +7404,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -7353,20 +7431,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -7386,1345 +7464,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 3072)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 3072)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 3072)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -8738,13 +8852,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -8763,45 +8877,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 3072)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -8815,10 +8929,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 3072)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -8830,10 +8944,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -8842,13 +8956,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -8858,10 +8972,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -8872,30 +8986,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -13395,7 +13509,7 @@
   (local $12 i32)
   (local $13 i32)
   (local $14 i32)
-  (local $15 v128)
+  (local $15 i32)
   (local $16 v128)
   (local $17 v128)
   (local $18 v128)
@@ -13403,21 +13517,23 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 i32)
-  (local $24 v128)
-  (local $25 v128)
-  (local $26 i32)
-  (local.set $13
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 v128)
+  (local $27 v128)
+  (local $28 i32)
+  (local.set $14
    (i32.const 768)
   )
-  (local.set $12
+  (local.set $13
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $15
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -13432,26 +13548,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $28
    (select
-    (local.get $14)
-    (local.tee $9
+    (local.get $15)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -13459,1911 +13575,1947 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $14)
+     (local.get $7)
+     (local.get $15)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $26)
+      (local.get $13)
+      (local.get $28)
      )
     )
     (then
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $23
+     (local.set $24
       (i32.const 50264)
      )
      (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $23)
+         (local.get $12)
+         (local.get $24)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $13)
-           )
-          )
-          (then
-           (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
+        (local.set $25
+         (select
+          (local.get $15)
+          (local.tee $7
            (i32.sub
-            (i32.const 768)
-            (local.tee $7
+            (local.tee $11
              (local.get $13)
             )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
+            (i32.const -64)
            )
           )
-          (local.get $7)
+          (i32.gt_s
+           (local.get $7)
+           (local.get $15)
+          )
          )
         )
-        (loop $p_3_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $12)
-             (i32.const 50265)
-            )
             (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
+            (local.get $25)
            )
           )
           (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+           (local.set $16
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $17
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $18
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $19
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $20
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $21
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $22
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $14)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.tee $27
+                  (v128.load align=4
                    (i32.add
-                    (local.get $11)
-                    (i32.const 1)
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
               )
              )
             )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $7
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $9
+                (local.get $14)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $9
-            (i32.add
              (local.get $9)
-             (i32.const 1)
             )
            )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $12)
-             (i32.const 50265)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 1)
-             )
-             (i32.const 50265)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50265)
-             )
-             (local.get $11)
-            )
-            (i32.const 50266)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
                )
               )
+              (br $p_4_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 2)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 768)
+           )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
+             )
             )
            )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 50265)
             )
-            (local.get $11)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+             )
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50265)
-             )
-             (local.get $11)
-            )
-            (i32.const 100531)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 3)
-             )
-             (i32.const 50265)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 768)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 50265)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $7
             (i32.add
-             (local.get $7)
-             (i32.const 4)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
             )
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (i32.const 768)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50265)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
              )
-             (local.get $11)
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_9_next)
+             )
             )
-            (i32.const 150796)
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50265)
+                )
+                (local.get $12)
+               )
+               (i32.const 50266)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50265)
+                )
+                (local.get $12)
+               )
+               (i32.const 100531)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50265)
+                )
+                (local.get $12)
+               )
+               (i32.const 150796)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 2)
          )
         )
@@ -15371,729 +15523,765 @@
        )
       )
      )
-     (local.set $11
-      (i32.const 50264)
+     (local.set $24
+      (select
+       (local.get $15)
+       (local.tee $7
+        (i32.sub
+         (local.tee $9
+          (local.get $13)
+         )
+         (i32.const -64)
+        )
+       )
+       (i32.gt_s
+        (local.get $7)
+        (local.get $15)
+       )
+      )
      )
-     (local.set $23
-      (i32.const 50265)
-     )
-     (loop $jj_19_next
+     (loop $i0_20_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $23)
+         (local.get $9)
+         (local.get $24)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $12
+         (i32.const 50264)
         )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $25
+         (i32.const 50265)
         )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_20_next
+        (loop $jj_21_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_20_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_21_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
+            (local.get $12)
+            (local.get $25)
            )
           )
           (then
            (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+            (f32.const 0)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_21_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $12)
-             (i32.const 50265)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_22_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_22_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_23_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_22_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
               )
              )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_23_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 1)
-             )
-             (i32.const 50265)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_24_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $11
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $11)
+                (i32.const 4)
                )
               )
+              (br $p_22_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_24_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_25_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 2)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_23_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_23_next)
+             )
             )
            )
-           (br $p_25_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 50265)
             )
-            (local.get $11)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_26_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
+           (local.set $10
+            (f32.const 0)
            )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_24_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $11
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $11)
+                (i32.const 4)
                )
               )
+              (br $p_24_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_26_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_27_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
-           (local.set $9
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_25_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_25_next)
+             )
+            )
+           )
+           (f32.store
             (i32.add
-             (local.get $9)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_26_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 4)
+               )
+              )
+              (br $p_26_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_27_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_27_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_28_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 4)
+               )
+              )
+              (br $p_28_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_29_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_29_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 50265)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $12
+            (i32.add
+             (local.get $12)
              (i32.const 1)
             )
            )
-           (br $p_27_next)
+           (br $jj_21_next)
           )
          )
         )
-        (f32.store
+        (local.set $9
          (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 3)
-             )
-             (i32.const 50265)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $11
-         (i32.add
-          (local.get $11)
-          (i32.const 1)
+          (local.get $9)
+          (i32.const 4)
          )
         )
-        (br $jj_19_next)
+        (br $i0_20_next)
        )
       )
      )
-     (local.set $12
-      (i32.add
-       (local.get $12)
-       (i32.const 4)
+     (local.set $13
+      (i32.sub
+       (local.get $13)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -16106,17 +16294,20 @@
     )
    )
    (then
-    (local.set $6
+    (local.set $5
+     (local.get $15)
+    )
+    (local.set $14
      (i32.mul
       (local.get $3)
       (local.get $4)
      )
     )
-    (loop $ii_28_next
+    (loop $ii_30_next
      (if
       (i32.eqz
-       (i32.le_s
-        (local.get $6)
+       (i32.ge_s
+        (local.get $5)
         (local.get $14)
        )
       )
@@ -16124,14 +16315,14 @@
        (local.set $13
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $6
         (i32.const 50265)
        )
-       (loop $jj_29_next
+       (loop $jj_31_next
         (if
          (i32.eqz
           (i32.le_s
-           (local.get $5)
+           (local.get $6)
            (local.get $13)
           )
          )
@@ -16148,7 +16339,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_30_next
+          (loop $p_32_next
            (if
             (i32.eqz
              (i32.le_s
@@ -16167,7 +16358,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $5)
                      (i32.const 768)
                     )
                     (local.get $4)
@@ -16200,7 +16391,7 @@
                (i32.const 4)
               )
              )
-             (br $p_30_next)
+             (br $p_32_next)
             )
            )
           )
@@ -16230,7 +16421,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_31_next
+          (loop $p_33_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -16249,7 +16440,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $5)
                      (i32.const 768)
                     )
                     (local.get $3)
@@ -16282,7 +16473,7 @@
                (i32.const 1)
               )
              )
-             (br $p_31_next)
+             (br $p_33_next)
             )
            )
           )
@@ -16292,7 +16483,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $5)
                (i32.const 50265)
               )
               (local.get $13)
@@ -16308,17 +16499,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_29_next)
+          (br $jj_31_next)
          )
         )
        )
-       (local.set $14
+       (local.set $5
         (i32.add
-         (local.get $14)
+         (local.get $5)
          (i32.const 1)
         )
        )
-       (br $ii_28_next)
+       (br $ii_30_next)
       )
      )
     )
@@ -17035,7 +17226,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -17045,19 +17236,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -17072,26 +17265,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -17099,20 +17292,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -17132,910 +17325,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 50265)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $7)
-                     (i32.const 50265)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 50265)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 50265)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 50265)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $7)
+                        (i32.const 50265)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 50265)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 50265)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 50265)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 50265)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -18048,13 +18277,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -18073,45 +18302,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 50265)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -18125,10 +18354,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 50265)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -18140,10 +18369,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 768)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -18152,13 +18381,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -18168,33 +18397,33 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $11)
+               (local.get $10)
                (i32.const 768)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -18207,8 +18436,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -18218,36 +18447,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 50264)
         )
-        (i32.const 12566)
+        (i32.const 786)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -18255,28 +18486,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -18284,917 +18515,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50265)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50265)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50265)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50265)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50265)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50265)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50265)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50265)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -19207,13 +19474,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -19226,57 +19493,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 50265)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -19284,7 +19551,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 50265)
                     )
                     (local.get $10)
@@ -19299,10 +19566,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -19311,13 +19578,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -19330,20 +19597,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -19353,7 +19620,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -20423,8 +20690,8 @@
  )
  (func $matmul_837c3562 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -20438,18 +20705,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -20467,26 +20736,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -20494,28 +20763,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -20523,1878 +20792,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 9217)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -22406,13 +22711,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -22431,7 +22736,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -22446,7 +22751,7 @@
        (local.set $5
         (i32.const 3072)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -22458,7 +22763,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -22467,7 +22772,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -22476,9 +22781,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -22519,7 +22824,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -22529,18 +22834,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -22549,7 +22854,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -22601,7 +22906,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -22627,7 +22932,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -22637,7 +22942,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -22650,8 +22955,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -22661,36 +22966,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 3072)
         )
-        (i32.const 768)
+        (i32.const 48)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -22698,28 +23005,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -22727,917 +23034,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -23650,13 +23993,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -23669,57 +24012,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 3072)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -23727,7 +24070,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
                     (local.get $10)
@@ -23742,10 +24085,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -23754,13 +24097,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -23773,20 +24116,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -23796,7 +24139,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -24061,8 +24404,8 @@
  )
  (func $matmul_7349c94a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -24076,18 +24419,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 3072)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -24105,26 +24450,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -24132,28 +24477,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -24161,1878 +24506,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -26044,13 +26425,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -26069,7 +26450,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -26084,7 +26465,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -26096,7 +26477,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -26105,7 +26486,7 @@
           (local.set $3
            (i32.const 3072)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -26114,9 +26495,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -26157,7 +26538,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -26167,18 +26548,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -26187,7 +26568,7 @@
           (local.set $4
            (i32.const 3072)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -26239,7 +26620,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -26265,7 +26646,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -26275,7 +26656,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -26288,8 +26669,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -26299,36 +26680,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -26336,28 +26719,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -26365,917 +26748,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 3073)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6145)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6146)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6147)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6148)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6149)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6150)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 3072)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9217)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9218)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9219)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9220)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9221)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9222)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9223)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -27288,13 +27707,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -27307,57 +27726,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -27365,7 +27784,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -27380,10 +27799,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -27392,13 +27811,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -27411,20 +27830,20 @@
                (local.get $10)
                (i32.const 3072)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -27434,7 +27853,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -27628,8 +28047,8 @@
  )
  (func $matmul_58d3560a (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -27643,18 +28062,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -27672,26 +28093,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -27699,28 +28120,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -27728,1878 +28149,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -29611,13 +30068,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -29636,7 +30093,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -29651,7 +30108,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -29663,7 +30120,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -29672,7 +30129,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -29681,9 +30138,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -29724,7 +30181,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -29734,18 +30191,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -29754,7 +30211,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -29806,7 +30263,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -29832,7 +30289,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -29842,7 +30299,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -29855,8 +30312,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -29866,36 +30323,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -29903,28 +30362,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -29932,917 +30391,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -30855,13 +31350,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -30874,57 +31369,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -30932,7 +31427,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -30947,10 +31442,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -30959,13 +31454,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -30978,20 +31473,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -31001,7 +31496,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

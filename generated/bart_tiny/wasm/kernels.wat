@@ -1450,7 +1450,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -1460,19 +1460,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -1487,26 +1489,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -1514,20 +1516,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -1547,1345 +1549,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 7)
+                     (i32.const 2)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 258)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 259)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 260)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 261)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 262)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 385)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 386)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 387)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 388)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 389)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 390)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 391)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -2899,13 +2937,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2924,45 +2962,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 128)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -2976,10 +3014,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 7)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -2991,10 +3029,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 7)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -3003,13 +3041,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -3019,10 +3057,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $12)
+               (local.get $11)
                (i32.const 7)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -3033,30 +3071,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4493,18 +4531,20 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 v128)
-  (local $26 i32)
+  (local $26 v128)
   (local $27 i32)
-  (local.set $11
+  (local $28 i32)
+  (local $29 i32)
+  (local.set $12
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $12
+      (local.tee $11
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $13
           (i32.sub
            (i32.mul
             (local.get $5)
@@ -4519,26 +4559,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $7)
      )
      (local.get $8)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $27
    (select
-    (local.get $14)
-    (local.tee $12
+    (local.get $13)
+    (local.tee $11
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $12)
+        (local.get $11)
         (i32.add
          (local.get $7)
          (i32.const 1)
@@ -4546,28 +4586,28 @@
        )
        (local.get $8)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $12)
-     (local.get $14)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $26)
+      (local.get $12)
+      (local.get $27)
      )
     )
     (then
      (local.set $10
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -4575,2466 +4615,2502 @@
        (i32.eqz
         (i32.ge_s
          (local.get $10)
-         (local.get $27)
+         (local.get $28)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $29
+         (select
+          (local.get $13)
+          (local.tee $24
+           (i32.sub
+            (local.tee $11
+             (local.get $12)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.lt_s
+           (local.get $13)
+           (local.get $24)
+          )
+         )
         )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $13
-         (i32.const 0)
-        )
-        (local.set $12
-         (i32.const 128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $12)
-            (local.get $13)
+           (i32.ge_s
+            (local.get $11)
+            (local.get $29)
            )
           )
           (then
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $11)
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $13)
-                    (i32.const 9)
-                   )
-                   (local.get $10)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $10)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $13)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 1)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 2)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (i32.const 128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $11)
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $25
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $11)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $14)
+                       (i32.const 9)
+                      )
+                      (local.get $10)
                      )
-                     (i32.const 7)
+                     (i32.const 2)
                     )
-                    (local.get $13)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $24)
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $10)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $14)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 1)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 2)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 3)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $13
+           (f32.store
             (i32.add
-             (local.get $13)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
                (local.get $10)
-               (i32.const 1)
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $4)
              (i32.shl
               (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
                (local.get $10)
-               (i32.const 2)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
-               (local.get $10)
-               (i32.const 3)
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1026)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1026)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1027)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1027)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1028)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1028)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1029)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1029)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1030)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1030)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
+           (br $i0_2_next)
           )
          )
         )
@@ -7048,13 +7124,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $12
+      (i32.sub
+       (local.get $12)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -7073,12 +7149,12 @@
       (local.get $6)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $7)
-        (local.get $14)
+        (local.get $13)
        )
       )
       (then
@@ -7088,7 +7164,7 @@
        (local.set $6
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
           (i32.le_s
@@ -7106,7 +7182,7 @@
           (local.set $5
            (i32.const 128)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
              (i32.le_s
@@ -7125,7 +7201,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $14)
+                     (local.get $13)
                      (i32.const 7)
                     )
                     (local.get $8)
@@ -7158,7 +7234,7 @@
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -7168,7 +7244,7 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $14)
+               (local.get $13)
                (i32.const 9)
               )
               (local.get $12)
@@ -7197,7 +7273,7 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $14)
+               (local.get $13)
                (i32.const 9)
               )
               (local.get $12)
@@ -7227,17 +7303,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $14
+       (local.set $13
         (i32.add
-         (local.get $14)
+         (local.get $13)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -7249,7 +7325,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -7259,19 +7335,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -7286,26 +7364,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -7313,20 +7391,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -7346,1345 +7424,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 512)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 512)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 9)
+                     (i32.const 2)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 258)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 259)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 260)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 261)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 262)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 385)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 386)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 387)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 388)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 389)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 390)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 391)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -8698,13 +8812,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -8723,45 +8837,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 512)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -8775,10 +8889,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 9)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -8790,10 +8904,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 7)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -8802,13 +8916,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -8818,10 +8932,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $12)
+               (local.get $11)
                (i32.const 7)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -8832,30 +8946,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -11288,8 +11402,8 @@
  )
  (func $matmul_143b1b63 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -11303,18 +11417,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 128)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -11332,26 +11448,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -11359,28 +11475,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2048)
      )
      (loop $j0_1_next
@@ -11388,1878 +11504,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 128)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 11)
-             )
-             (local.get $12)
-            )
-            (i32.const 2049)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 11)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 11)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 11)
-             )
-             (local.get $12)
-            )
-            (i32.const 4097)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 11)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 6145)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 2049)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 4097)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -13271,13 +13423,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -13296,7 +13448,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -13311,7 +13463,7 @@
        (local.set $5
         (i32.const 2048)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -13323,7 +13475,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -13332,7 +13484,7 @@
           (local.set $3
            (i32.const 128)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -13341,9 +13493,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -13384,7 +13536,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -13394,18 +13546,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -13414,7 +13566,7 @@
           (local.set $4
            (i32.const 128)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -13466,7 +13618,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -13492,7 +13644,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -13502,7 +13654,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -14219,7 +14371,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -14229,19 +14381,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -14256,26 +14410,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -14283,20 +14437,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -14316,910 +14470,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 2048)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 2048)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $7)
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 11)
+                     (i32.const 2)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -15232,13 +15422,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -15257,45 +15447,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 2048)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -15309,10 +15499,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 11)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -15324,10 +15514,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 7)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -15336,13 +15526,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -15352,33 +15542,33 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $11)
+               (local.get $10)
                (i32.const 7)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -15391,8 +15581,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -15402,36 +15592,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 2048)
         )
-        (i32.const 512)
+        (i32.const 32)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -15439,28 +15631,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -15468,917 +15660,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 7)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -16391,13 +16619,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -16410,57 +16638,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 2048)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -16468,7 +16696,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 11)
                     )
                     (local.get $10)
@@ -16483,10 +16711,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -16495,13 +16723,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -16514,20 +16742,20 @@
                (local.get $10)
                (i32.const 7)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -16537,7 +16765,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -17607,8 +17835,8 @@
  )
  (func $matmul_bed0bc7c (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -17622,18 +17850,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 128)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -17651,26 +17881,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -17678,28 +17908,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -17707,1878 +17937,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 128)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 1537)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -19590,13 +19856,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -19615,7 +19881,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -19630,7 +19896,7 @@
        (local.set $5
         (i32.const 512)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -19642,7 +19908,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -19651,7 +19917,7 @@
           (local.set $3
            (i32.const 128)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -19660,9 +19926,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -19703,7 +19969,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -19713,18 +19979,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -19733,7 +19999,7 @@
           (local.set $4
            (i32.const 128)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -19785,7 +20051,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -19811,7 +20077,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -19821,7 +20087,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -19834,8 +20100,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -19845,36 +20111,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 512)
         )
-        (i32.const 128)
+        (i32.const 8)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -19882,28 +20150,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -19911,917 +20179,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 7)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -20834,13 +21138,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -20853,57 +21157,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 512)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -20911,7 +21215,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
                     (local.get $10)
@@ -20926,10 +21230,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -20938,13 +21242,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -20957,20 +21261,20 @@
                (local.get $10)
                (i32.const 7)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -20980,7 +21284,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -21245,8 +21549,8 @@
  )
  (func $matmul_f66b8b86 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -21260,18 +21564,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 512)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -21289,26 +21595,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -21316,28 +21622,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -21345,1878 +21651,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 512)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -23228,13 +23570,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -23253,7 +23595,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -23268,7 +23610,7 @@
        (local.set $5
         (i32.const 128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -23280,7 +23622,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -23289,7 +23631,7 @@
           (local.set $3
            (i32.const 512)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -23298,9 +23640,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -23341,7 +23683,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -23351,18 +23693,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -23371,7 +23713,7 @@
           (local.set $4
            (i32.const 512)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -23423,7 +23765,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -23449,7 +23791,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -23459,7 +23801,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -23472,8 +23814,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -23483,36 +23825,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 128)
         )
-        (i32.const 32)
+        (i32.const 2)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -23520,28 +23864,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -23549,917 +23893,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 9)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -24472,13 +24852,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -24491,57 +24871,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 128)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -24549,7 +24929,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
                     (local.get $10)
@@ -24564,10 +24944,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -24576,13 +24956,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -24595,20 +24975,20 @@
                (local.get $10)
                (i32.const 9)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -24618,7 +24998,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -24812,8 +25192,8 @@
  )
  (func $matmul_356d4e7f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -24827,18 +25207,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 128)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -24856,26 +25238,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -24883,28 +25265,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -24912,1878 +25294,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 128)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -26795,13 +27213,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -26820,7 +27238,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -26835,7 +27253,7 @@
        (local.set $5
         (i32.const 128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -26847,7 +27265,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -26856,7 +27274,7 @@
           (local.set $3
            (i32.const 128)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -26865,9 +27283,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -26908,7 +27326,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -26918,18 +27336,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -26938,7 +27356,7 @@
           (local.set $4
            (i32.const 128)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -26990,7 +27408,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -27016,7 +27434,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -27026,7 +27444,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -27039,8 +27457,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -27050,36 +27468,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 128)
         )
-        (i32.const 32)
+        (i32.const 2)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -27087,28 +27507,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -27116,917 +27536,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 7)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -28039,13 +28495,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -28058,57 +28514,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 128)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -28116,7 +28572,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
                     (local.get $10)
@@ -28131,10 +28587,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -28143,13 +28599,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -28162,20 +28618,20 @@
                (local.get $10)
                (i32.const 7)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -28185,7 +28641,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

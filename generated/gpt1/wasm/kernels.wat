@@ -973,7 +973,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -983,19 +983,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -1010,26 +1012,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -1037,20 +1039,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -1070,1345 +1072,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -2422,13 +2460,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2447,45 +2485,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -2499,10 +2537,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 768)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -2514,10 +2552,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -2526,13 +2564,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -2542,10 +2580,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -2556,30 +2594,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4039,18 +4077,20 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 v128)
-  (local $26 i32)
+  (local $26 v128)
   (local $27 i32)
-  (local.set $11
+  (local $28 i32)
+  (local $29 i32)
+  (local.set $12
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $12
+      (local.tee $11
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $13
           (i32.sub
            (i32.mul
             (local.get $5)
@@ -4065,26 +4105,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $7)
      )
      (local.get $8)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $27
    (select
-    (local.get $14)
-    (local.tee $12
+    (local.get $13)
+    (local.tee $11
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $12)
+        (local.get $11)
         (i32.add
          (local.get $7)
          (i32.const 1)
@@ -4092,28 +4132,28 @@
        )
        (local.get $8)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $12)
-     (local.get $14)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $26)
+      (local.get $12)
+      (local.get $27)
      )
     )
     (then
      (local.set $10
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -4121,2466 +4161,2502 @@
        (i32.eqz
         (i32.ge_s
          (local.get $10)
-         (local.get $27)
+         (local.get $28)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $29
+         (select
+          (local.get $13)
+          (local.tee $24
+           (i32.sub
+            (local.tee $11
+             (local.get $12)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.lt_s
+           (local.get $13)
+           (local.get $24)
+          )
+         )
         )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $13
-         (i32.const 0)
-        )
-        (local.set $12
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $12)
-            (local.get $13)
+           (i32.ge_s
+            (local.get $11)
+            (local.get $29)
            )
           )
           (then
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $11)
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                   (local.get $10)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $10)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 3)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $11)
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $13)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $24)
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $10)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $13
+           (f32.store
             (i32.add
-             (local.get $13)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 1)
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $4)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 2)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
-               (local.get $10)
-               (i32.const 3)
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
               )
               (i32.const 2)
              )
             )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
             (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $erf
+               (f32.mul
+                (local.get $9)
+                (f32.const 0.7071067690849304)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $erf
-            (f32.mul
-             (local.get $9)
-             (f32.const 0.7071067690849304)
-            )
-           )
-           (f32.const 1)
+           (br $i0_2_next)
           )
          )
         )
@@ -6594,13 +6670,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $12
+      (i32.sub
+       (local.get $12)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -6619,12 +6695,12 @@
       (local.get $6)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $7)
-        (local.get $14)
+        (local.get $13)
        )
       )
       (then
@@ -6634,7 +6710,7 @@
        (local.set $6
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
           (i32.le_s
@@ -6652,7 +6728,7 @@
           (local.set $5
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
              (i32.le_s
@@ -6671,7 +6747,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $13)
                      (i32.const 768)
                     )
                     (local.get $8)
@@ -6704,7 +6780,7 @@
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -6714,7 +6790,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -6743,7 +6819,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -6773,17 +6849,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $14
+       (local.set $13
         (i32.add
-         (local.get $14)
+         (local.get $13)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -6795,7 +6871,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -6805,19 +6881,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -6832,26 +6910,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -6859,20 +6937,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -6892,1345 +6970,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 3072)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 3072)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 3072)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -8244,13 +8358,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -8269,45 +8383,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 3072)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -8321,10 +8435,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 3072)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -8336,10 +8450,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -8348,13 +8462,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -8364,10 +8478,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -8378,30 +8492,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -18765,8 +18879,8 @@
  )
  (func $matmul_c2584c06 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -18780,18 +18894,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -18809,26 +18925,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -18836,28 +18952,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 40478)
      )
      (loop $j0_1_next
@@ -18865,1878 +18981,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 40478)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 40478)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 40478)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 40478)
-             )
-             (local.get $12)
-            )
-            (i32.const 40479)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 40478)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 40478)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 40478)
-             )
-             (local.get $12)
-            )
-            (i32.const 80957)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 40478)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 40478)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 40478)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 40478)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 121435)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 40478)
+                )
+                (local.get $12)
+               )
+               (i32.const 40479)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 40478)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 40478)
+                )
+                (local.get $12)
+               )
+               (i32.const 80957)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 40478)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 40478)
+                )
+                (local.get $12)
+               )
+               (i32.const 121435)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -20748,13 +20900,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -20773,7 +20925,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -20788,7 +20940,7 @@
        (local.set $5
         (i32.const 40478)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -20800,7 +20952,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -20809,7 +20961,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -20818,9 +20970,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -20861,7 +21013,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -20871,18 +21023,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -20891,7 +21043,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -20943,7 +21095,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -20969,7 +21121,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -20979,7 +21131,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -21696,7 +21848,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -21706,19 +21858,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -21733,26 +21887,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -21760,20 +21914,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -21793,910 +21947,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 40478)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $7)
-                     (i32.const 40478)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 40478)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 40478)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 40478)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $7)
+                        (i32.const 40478)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 40478)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 40478)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 40478)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 40478)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -22709,13 +22899,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -22734,45 +22924,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 40478)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -22786,10 +22976,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 40478)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -22801,10 +22991,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 768)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -22813,13 +23003,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -22829,33 +23019,33 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $11)
+               (local.get $10)
                (i32.const 768)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -22868,8 +23058,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -22879,36 +23069,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 40476)
         )
-        (i32.const 10119)
+        (i32.const 633)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -22916,28 +23108,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -22945,917 +23137,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 40478)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 40478)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 40478)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 40478)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 40478)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 40478)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 40478)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 40478)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -23868,13 +24096,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -23887,57 +24115,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 40478)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -23945,7 +24173,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 40478)
                     )
                     (local.get $10)
@@ -23960,10 +24188,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -23972,13 +24200,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -23991,20 +24219,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -24014,7 +24242,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -25084,8 +25312,8 @@
  )
  (func $matmul_2b1f0ee1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -25099,18 +25327,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -25128,26 +25358,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -25155,28 +25385,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -25184,1878 +25414,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 9217)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -27067,13 +27333,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -27092,7 +27358,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -27107,7 +27373,7 @@
        (local.set $5
         (i32.const 3072)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -27119,7 +27385,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -27128,7 +27394,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -27137,9 +27403,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -27180,7 +27446,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -27190,18 +27456,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -27210,7 +27476,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -27262,7 +27528,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -27288,7 +27554,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -27298,7 +27564,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -27311,8 +27577,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -27322,36 +27588,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 3072)
         )
-        (i32.const 768)
+        (i32.const 48)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -27359,28 +27627,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -27388,917 +27656,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -28311,13 +28615,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -28330,57 +28634,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 3072)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -28388,7 +28692,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
                     (local.get $10)
@@ -28403,10 +28707,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -28415,13 +28719,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -28434,20 +28738,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -28457,7 +28761,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -28722,8 +29026,8 @@
  )
  (func $matmul_2a570647 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -28737,18 +29041,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 3072)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -28766,26 +29072,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -28793,28 +29099,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -28822,1878 +29128,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -30705,13 +31047,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -30730,7 +31072,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -30745,7 +31087,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -30757,7 +31099,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -30766,7 +31108,7 @@
           (local.set $3
            (i32.const 3072)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -30775,9 +31117,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -30818,7 +31160,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -30828,18 +31170,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -30848,7 +31190,7 @@
           (local.set $4
            (i32.const 3072)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -30900,7 +31242,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -30926,7 +31268,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -30936,7 +31278,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -30949,8 +31291,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -30960,36 +31302,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -30997,28 +31341,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -31026,917 +31370,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 3073)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6145)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6146)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6147)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6148)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6149)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6150)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 3072)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9217)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9218)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9219)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9220)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9221)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9222)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9223)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -31949,13 +32329,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -31968,57 +32348,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -32026,7 +32406,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -32041,10 +32421,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -32053,13 +32433,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -32072,20 +32452,20 @@
                (local.get $10)
                (i32.const 3072)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -32095,7 +32475,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -32289,8 +32669,8 @@
  )
  (func $matmul_e9980c24 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -32304,18 +32684,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -32333,26 +32715,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -32360,28 +32742,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -32389,1878 +32771,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -34272,13 +34690,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -34297,7 +34715,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -34312,7 +34730,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -34324,7 +34742,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -34333,7 +34751,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -34342,9 +34760,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -34385,7 +34803,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -34395,18 +34813,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -34415,7 +34833,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -34467,7 +34885,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -34493,7 +34911,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -34503,7 +34921,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -34516,8 +34934,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -34527,36 +34945,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -34564,28 +34984,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -34593,917 +35013,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -35516,13 +35972,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -35535,57 +35991,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -35593,7 +36049,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -35608,10 +36064,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -35620,13 +36076,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -35639,20 +36095,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -35662,7 +36118,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

@@ -1445,7 +1445,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -1455,19 +1455,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -1482,26 +1484,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -1509,20 +1511,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -1542,1345 +1544,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -2894,13 +2932,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2919,45 +2957,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -2971,10 +3009,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 768)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -2986,10 +3024,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -2998,13 +3036,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -3014,10 +3052,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -3028,30 +3066,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4511,18 +4549,20 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 v128)
-  (local $26 i32)
+  (local $26 v128)
   (local $27 i32)
-  (local.set $11
+  (local $28 i32)
+  (local $29 i32)
+  (local.set $12
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $12
+      (local.tee $11
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $13
           (i32.sub
            (i32.mul
             (local.get $5)
@@ -4537,26 +4577,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $7)
      )
      (local.get $8)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $27
    (select
-    (local.get $14)
-    (local.tee $12
+    (local.get $13)
+    (local.tee $11
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $12)
+        (local.get $11)
         (i32.add
          (local.get $7)
          (i32.const 1)
@@ -4564,28 +4604,28 @@
        )
        (local.get $8)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $12)
-     (local.get $14)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $26)
+      (local.get $12)
+      (local.get $27)
      )
     )
     (then
      (local.set $10
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -4593,2850 +4633,2886 @@
        (i32.eqz
         (i32.ge_s
          (local.get $10)
-         (local.get $27)
+         (local.get $28)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $29
+         (select
+          (local.get $13)
+          (local.tee $24
+           (i32.sub
+            (local.tee $11
+             (local.get $12)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.lt_s
+           (local.get $13)
+           (local.get $24)
+          )
+         )
         )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $13
-         (i32.const 0)
-        )
-        (local.set $12
-         (i32.const 768)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $12)
-            (local.get $13)
+           (i32.ge_s
+            (local.get $11)
+            (local.get $29)
            )
           )
           (then
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $11)
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                   (local.get $10)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $10)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $13)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 1)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 2)
-                     )
-                     (i32.const 768)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 3)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (i32.const 768)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $11)
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 768)
                     )
-                    (local.get $13)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                      (local.get $10)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $13
-            (i32.add
-             (local.get $13)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $10)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $14)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
-               (f32.const 0.044714998453855515)
               )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 1)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 2)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 3)
+                        )
+                        (i32.const 768)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 2)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
+            (local.tee $9
              (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $4)
              (i32.shl
               (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
                (local.get $10)
-               (i32.const 3)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
             (f32.mul
-             (f32.add
+             (f32.mul
               (local.get $9)
-              (f32.mul
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
                (f32.mul
-                (local.get $9)
-                (f32.mul
+                (f32.add
                  (local.get $9)
-                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $10)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6146)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6147)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6148)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6149)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6150)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 3072)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9217)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9218)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9219)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9220)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9221)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9222)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $10)
-            )
-            (i32.const 9223)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
+           (br $i0_2_next)
           )
          )
         )
@@ -7450,13 +7526,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $12
+      (i32.sub
+       (local.get $12)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -7475,12 +7551,12 @@
       (local.get $6)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $7)
-        (local.get $14)
+        (local.get $13)
        )
       )
       (then
@@ -7490,7 +7566,7 @@
        (local.set $6
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
           (i32.le_s
@@ -7508,7 +7584,7 @@
           (local.set $5
            (i32.const 768)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
              (i32.le_s
@@ -7527,7 +7603,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $13)
                      (i32.const 768)
                     )
                     (local.get $8)
@@ -7560,7 +7636,7 @@
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -7570,7 +7646,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -7599,7 +7675,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $13)
                (i32.const 3072)
               )
               (local.get $12)
@@ -7641,17 +7717,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $14
+       (local.set $13
         (i32.add
-         (local.get $14)
+         (local.get $13)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -7663,7 +7739,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -7673,19 +7749,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -7700,26 +7778,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -7727,20 +7805,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -7760,1345 +7838,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 3072)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 3072)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 3072)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 3072)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $10)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 3072)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $9)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $9)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $9)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2305)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2306)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2307)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2308)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2309)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2310)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $9)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 2311)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -9112,13 +9226,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -9137,45 +9251,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 3072)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -9189,10 +9303,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 3072)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -9204,10 +9318,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 768)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -9216,13 +9330,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -9232,10 +9346,10 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 768)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -9246,30 +9360,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -19724,7 +19838,7 @@
   (local $12 i32)
   (local $13 i32)
   (local $14 i32)
-  (local $15 v128)
+  (local $15 i32)
   (local $16 v128)
   (local $17 v128)
   (local $18 v128)
@@ -19732,21 +19846,23 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 i32)
-  (local $24 v128)
-  (local $25 v128)
-  (local $26 i32)
-  (local.set $13
+  (local $23 v128)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 v128)
+  (local $27 v128)
+  (local $28 i32)
+  (local.set $14
    (i32.const 768)
   )
-  (local.set $12
+  (local.set $13
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $15
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -19761,26 +19877,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $28
    (select
-    (local.get $14)
-    (local.tee $9
+    (local.get $15)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -19788,1911 +19904,1947 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $14)
+     (local.get $7)
+     (local.get $15)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $12)
-      (local.get $26)
+      (local.get $13)
+      (local.get $28)
      )
     )
     (then
-     (local.set $11
+     (local.set $12
       (i32.const 0)
      )
-     (local.set $23
+     (local.set $24
       (i32.const 50256)
      )
      (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $23)
+         (local.get $12)
+         (local.get $24)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $13)
-           )
-          )
-          (then
-           (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
+        (local.set $25
+         (select
+          (local.get $15)
+          (local.tee $7
            (i32.sub
-            (i32.const 768)
-            (local.tee $7
+            (local.tee $11
              (local.get $13)
             )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
+            (i32.const -64)
            )
           )
-          (local.get $7)
+          (i32.gt_s
+           (local.get $7)
+           (local.get $15)
+          )
          )
         )
-        (loop $p_3_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $12)
-             (i32.const 50257)
-            )
             (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
+            (local.get $25)
            )
           )
           (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+           (local.set $16
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $17
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $18
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $19
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $20
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $21
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $22
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $14)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.tee $27
+                  (v128.load align=4
                    (i32.add
-                    (local.get $11)
-                    (i32.const 1)
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $8
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $7)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $8)
+                 (local.get $27)
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
               )
              )
             )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $7
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $9
+                (local.get $14)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $9
-            (i32.add
              (local.get $9)
-             (i32.const 1)
             )
            )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $12)
-             (i32.const 50257)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 1)
-             )
-             (i32.const 50257)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50257)
-             )
-             (local.get $11)
-            )
-            (i32.const 50258)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
                )
               )
+              (br $p_4_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 2)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 768)
+           )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
+             )
             )
            )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 50257)
             )
-            (local.get $11)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+             )
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50257)
-             )
-             (local.get $11)
-            )
-            (i32.const 100515)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 3)
-             )
-             (i32.const 50257)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 768)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 50257)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $7
             (i32.add
-             (local.get $7)
-             (i32.const 4)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
             )
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (i32.const 768)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $12)
-              (i32.const 50257)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
              )
-             (local.get $11)
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_9_next)
+             )
             )
-            (i32.const 150772)
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50257)
+                )
+                (local.get $12)
+               )
+               (i32.const 50258)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50257)
+                )
+                (local.get $12)
+               )
+               (i32.const 100515)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+             )
+            )
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $7
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $14)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $9)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $9)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $9)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 50257)
+                )
+                (local.get $12)
+               )
+               (i32.const 150772)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
-        (local.set $11
+        (local.set $12
          (i32.add
-          (local.get $11)
+          (local.get $12)
           (i32.const 2)
          )
         )
@@ -21700,729 +21852,765 @@
        )
       )
      )
-     (local.set $11
-      (i32.const 50256)
+     (local.set $24
+      (select
+       (local.get $15)
+       (local.tee $7
+        (i32.sub
+         (local.tee $9
+          (local.get $13)
+         )
+         (i32.const -64)
+        )
+       )
+       (i32.gt_s
+        (local.get $7)
+        (local.get $15)
+       )
+      )
      )
-     (local.set $23
-      (i32.const 50257)
-     )
-     (loop $jj_19_next
+     (loop $i0_20_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $11)
-         (local.get $23)
+         (local.get $9)
+         (local.get $24)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $12
+         (i32.const 50256)
         )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $25
+         (i32.const 50257)
         )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_20_next
+        (loop $jj_21_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_20_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_21_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
+            (local.get $12)
+            (local.get $25)
            )
           )
           (then
            (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+            (f32.const 0)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_21_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $12)
-             (i32.const 50257)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_22_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_22_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_23_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_22_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
               )
              )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_23_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 1)
-             )
-             (i32.const 50257)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_24_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $11
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $11)
+                (i32.const 4)
                )
               )
+              (br $p_22_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_24_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_25_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 2)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_23_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_23_next)
+             )
             )
            )
-           (br $p_25_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $9)
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 50257)
             )
-            (local.get $11)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $7
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 768)
-        )
-        (loop $p_26_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
+           (local.set $10
+            (f32.const 0)
            )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_24_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $11
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $11)
+                (i32.const 4)
                )
               )
+              (br $p_24_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_26_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_27_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
              (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
                )
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
                )
               )
              )
             )
            )
-           (local.set $9
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_25_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_25_next)
+             )
+            )
+           )
+           (f32.store
             (i32.add
-             (local.get $9)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_26_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 4)
+               )
+              )
+              (br $p_26_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_27_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_27_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $8
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $11
+            (i32.const 0)
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_28_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $8
+               (f32x4.add
+                (local.get $8)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $11)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $11
+               (i32.add
+                (local.get $11)
+                (i32.const 4)
+               )
+              )
+              (br $p_28_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $8)
+               )
+               (f32x4.extract_lane 1
+                (local.get $8)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $8)
+               )
+               (f32x4.extract_lane 3
+                (local.get $8)
+               )
+              )
+             )
+            )
+           )
+           (local.set $11
+            (i32.const 768)
+           )
+           (loop $p_29_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $11)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $9)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 1)
+               )
+              )
+              (br $p_29_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 50257)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $12
+            (i32.add
+             (local.get $12)
              (i32.const 1)
             )
            )
-           (br $p_27_next)
+           (br $jj_21_next)
           )
          )
         )
-        (f32.store
+        (local.set $9
          (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $12)
-              (i32.const 3)
-             )
-             (i32.const 50257)
-            )
-            (local.get $11)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $11
-         (i32.add
-          (local.get $11)
-          (i32.const 1)
+          (local.get $9)
+          (i32.const 4)
          )
         )
-        (br $jj_19_next)
+        (br $i0_20_next)
        )
       )
      )
-     (local.set $12
-      (i32.add
-       (local.get $12)
-       (i32.const 4)
+     (local.set $13
+      (i32.sub
+       (local.get $13)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -22435,17 +22623,20 @@
     )
    )
    (then
-    (local.set $6
+    (local.set $5
+     (local.get $15)
+    )
+    (local.set $14
      (i32.mul
       (local.get $3)
       (local.get $4)
      )
     )
-    (loop $ii_28_next
+    (loop $ii_30_next
      (if
       (i32.eqz
-       (i32.le_s
-        (local.get $6)
+       (i32.ge_s
+        (local.get $5)
         (local.get $14)
        )
       )
@@ -22453,14 +22644,14 @@
        (local.set $13
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $6
         (i32.const 50257)
        )
-       (loop $jj_29_next
+       (loop $jj_31_next
         (if
          (i32.eqz
           (i32.le_s
-           (local.get $5)
+           (local.get $6)
            (local.get $13)
           )
          )
@@ -22477,7 +22668,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_30_next
+          (loop $p_32_next
            (if
             (i32.eqz
              (i32.le_s
@@ -22496,7 +22687,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $5)
                      (i32.const 768)
                     )
                     (local.get $4)
@@ -22529,7 +22720,7 @@
                (i32.const 4)
               )
              )
-             (br $p_30_next)
+             (br $p_32_next)
             )
            )
           )
@@ -22559,7 +22750,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_31_next
+          (loop $p_33_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -22578,7 +22769,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $14)
+                     (local.get $5)
                      (i32.const 768)
                     )
                     (local.get $3)
@@ -22611,7 +22802,7 @@
                (i32.const 1)
               )
              )
-             (br $p_31_next)
+             (br $p_33_next)
             )
            )
           )
@@ -22621,7 +22812,7 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $14)
+               (local.get $5)
                (i32.const 50257)
               )
               (local.get $13)
@@ -22637,17 +22828,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_29_next)
+          (br $jj_31_next)
          )
         )
        )
-       (local.set $14
+       (local.set $5
         (i32.add
-         (local.get $14)
+         (local.get $5)
          (i32.const 1)
         )
        )
-       (br $ii_28_next)
+       (br $ii_30_next)
       )
      )
     )
@@ -23364,7 +23555,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -23374,19 +23565,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -23401,26 +23594,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -23428,20 +23621,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -23461,910 +23654,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 50257)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $7)
-                     (i32.const 50257)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $10)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 50257)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 50257)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 50257)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $7)
+                        (i32.const 50257)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 50257)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 50257)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 50257)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 50257)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -24377,13 +24606,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -24402,45 +24631,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 50257)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -24454,10 +24683,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 50257)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -24469,10 +24698,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 768)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -24481,13 +24710,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -24497,33 +24726,33 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $11)
+               (local.get $10)
                (i32.const 768)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -24536,8 +24765,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -24547,36 +24776,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 50256)
         )
-        (i32.const 12564)
+        (i32.const 786)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -24584,28 +24815,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -24613,917 +24844,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50257)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50257)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50257)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 50257)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50257)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50257)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50257)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 50257)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -25536,13 +25803,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -25555,57 +25822,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 50257)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -25613,7 +25880,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 50257)
                     )
                     (local.get $10)
@@ -25628,10 +25895,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -25640,13 +25907,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -25659,20 +25926,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -25682,7 +25949,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -26752,8 +27019,8 @@
  )
  (func $matmul_2b1f0ee1 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -26767,18 +27034,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -26796,26 +27065,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -26823,28 +27092,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -26852,1878 +27121,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 3073)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
-             )
-             (local.get $12)
-            )
-            (i32.const 6145)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 3072)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 9217)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 3072)
+                )
+                (local.get $12)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -28735,13 +29040,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -28760,7 +29065,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -28775,7 +29080,7 @@
        (local.set $5
         (i32.const 3072)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -28787,7 +29092,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -28796,7 +29101,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -28805,9 +29110,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -28848,7 +29153,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -28858,18 +29163,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -28878,7 +29183,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -28930,7 +29235,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -28956,7 +29261,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -28966,7 +29271,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -28979,8 +29284,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -28990,36 +29295,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 3072)
         )
-        (i32.const 768)
+        (i32.const 48)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -29027,28 +29334,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -29056,917 +29363,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 3072)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 3072)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -29979,13 +30322,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -29998,57 +30341,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 3072)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -30056,7 +30399,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
                     (local.get $10)
@@ -30071,10 +30414,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -30083,13 +30426,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -30102,20 +30445,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -30125,7 +30468,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -30418,8 +30761,8 @@
  )
  (func $matmul_2a570647 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -30433,18 +30776,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 3072)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -30462,26 +30807,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -30489,28 +30834,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -30518,1878 +30863,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 3072)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 3072)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 3072)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 3072)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 3072)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 3072)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 3072)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 3072)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 3072)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 3072)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 3072)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -32401,13 +32782,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -32426,7 +32807,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -32441,7 +32822,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -32453,7 +32834,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -32462,7 +32843,7 @@
           (local.set $3
            (i32.const 3072)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -32471,9 +32852,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -32514,7 +32895,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -32524,18 +32905,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -32544,7 +32925,7 @@
           (local.set $4
            (i32.const 3072)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -32596,7 +32977,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -32622,7 +33003,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -32632,7 +33013,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -32645,8 +33026,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -32656,36 +33037,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -32693,28 +33076,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 3072)
      )
      (loop $j0_1_next
@@ -32722,917 +33105,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 3072)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 3072)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 3072)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 3072)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 3073)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3074)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3075)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3076)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3077)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3078)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
-             )
-             (local.get $8)
-            )
-            (i32.const 3079)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 3072)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6145)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6146)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6147)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6148)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6149)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6150)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 3072)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6151)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 3072)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9217)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3073)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9218)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3074)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9219)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3075)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9220)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3076)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9221)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3077)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9222)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 3072)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3078)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 9223)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 3079)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 3072)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9217)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9218)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9219)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9220)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9221)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9222)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 3072)
+                )
+                (local.get $8)
+               )
+               (i32.const 9223)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -33645,13 +34064,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -33664,57 +34083,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 3072)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -33722,7 +34141,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -33737,10 +34156,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 3072)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -33749,13 +34168,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -33768,20 +34187,20 @@
                (local.get $10)
                (i32.const 3072)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -33791,7 +34210,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -33985,8 +34404,8 @@
  )
  (func $matmul_e9980c24 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -34000,18 +34419,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 768)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -34029,26 +34450,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -34056,28 +34477,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -34085,1878 +34506,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 768)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 769)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
-             )
-             (local.get $12)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 768)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 768)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 768)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 768)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 768)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 768)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 768)
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 2305)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 768)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 768)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 768)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 768)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 768)
+                )
+                (local.get $12)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -35968,13 +36425,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -35993,7 +36450,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -36008,7 +36465,7 @@
        (local.set $5
         (i32.const 768)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -36020,7 +36477,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -36029,7 +36486,7 @@
           (local.set $3
            (i32.const 768)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -36038,9 +36495,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -36081,7 +36538,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -36091,18 +36548,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -36111,7 +36568,7 @@
           (local.set $4
            (i32.const 768)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -36163,7 +36620,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -36189,7 +36646,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -36199,7 +36656,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -36212,8 +36669,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -36223,36 +36680,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 768)
         )
-        (i32.const 192)
+        (i32.const 12)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -36260,28 +36719,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 768)
      )
      (loop $j0_1_next
@@ -36289,917 +36748,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 768)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 768)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $7)
-             (i32.const 768)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 768)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 768)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 768)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (local.get $8)
             )
-            (i32.const 769)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 770)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 771)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 772)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 773)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 774)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
-             )
-             (local.get $8)
-            )
-            (i32.const 775)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 768)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 768)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 768)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2305)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 769)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2306)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 770)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2307)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 771)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2308)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 772)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2309)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 773)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2310)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (i32.mul
-              (local.get $7)
-              (i32.const 768)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 774)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 2311)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 775)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 768)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2305)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2306)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2307)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2308)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2309)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2310)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 768)
+                )
+                (local.get $8)
+               )
+               (i32.const 2311)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -37212,13 +37707,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -37231,57 +37726,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 768)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 768)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -37289,7 +37784,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
                     (local.get $10)
@@ -37304,10 +37799,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 768)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -37316,13 +37811,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -37335,20 +37830,20 @@
                (local.get $10)
                (i32.const 768)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -37358,7 +37853,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

@@ -1181,7 +1181,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -1191,19 +1191,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -1218,26 +1220,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -1245,20 +1247,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -1278,1345 +1280,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 7)
+                     (i32.const 2)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 258)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 259)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 260)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 261)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 262)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 385)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 386)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 387)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 388)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 389)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 390)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 391)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -2630,13 +2668,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2655,45 +2693,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 128)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -2707,10 +2745,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 7)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -2722,10 +2760,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 7)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -2734,13 +2772,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -2750,10 +2788,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $12)
+               (local.get $11)
                (i32.const 7)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -2764,30 +2802,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4113,18 +4151,20 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 v128)
-  (local $26 i32)
+  (local $26 v128)
   (local $27 i32)
-  (local.set $11
+  (local $28 i32)
+  (local $29 i32)
+  (local.set $12
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $12
+      (local.tee $11
        (i32.div_s
         (i32.add
-         (local.tee $14
+         (local.tee $13
           (i32.sub
            (i32.mul
             (local.get $5)
@@ -4139,26 +4179,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $7)
      )
      (local.get $8)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $26
+  (local.set $27
    (select
-    (local.get $14)
-    (local.tee $12
+    (local.get $13)
+    (local.tee $11
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $12)
+        (local.get $11)
         (i32.add
          (local.get $7)
          (i32.const 1)
@@ -4166,28 +4206,28 @@
        )
        (local.get $8)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $12)
-     (local.get $14)
+     (local.get $11)
+     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $26)
+      (local.get $12)
+      (local.get $27)
      )
     )
     (then
      (local.set $10
       (i32.const 0)
      )
-     (local.set $27
+     (local.set $28
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -4195,2850 +4235,2886 @@
        (i32.eqz
         (i32.ge_s
          (local.get $10)
-         (local.get $27)
+         (local.get $28)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $29
+         (select
+          (local.get $13)
+          (local.tee $24
+           (i32.sub
+            (local.tee $11
+             (local.get $12)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.lt_s
+           (local.get $13)
+           (local.get $24)
+          )
+         )
         )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $13
-         (i32.const 0)
-        )
-        (local.set $12
-         (i32.const 128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $12)
-            (local.get $13)
+           (i32.ge_s
+            (local.get $11)
+            (local.get $29)
            )
           )
           (then
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $11)
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $13)
-                    (i32.const 9)
-                   )
-                   (local.get $10)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $10)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $13)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 1)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $11)
-                      (i32.const 2)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $13)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $23
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (i32.const 0)
+           )
+           (local.set $24
+            (i32.const 128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $14)
+               (local.get $24)
+              )
+             )
+             (then
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $11)
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $25
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $11)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $14)
+                       (i32.const 9)
+                      )
+                      (local.get $10)
                      )
-                     (i32.const 7)
+                     (i32.const 2)
                     )
-                    (local.get $13)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
-           )
-           (local.set $13
-            (i32.add
-             (local.get $13)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $10)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $14)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
-               (f32.const 0.044714998453855515)
               )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 1)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 2)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.tee $15
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $11)
+                         (i32.const 3)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $14)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $23
+               (f32x4.add
+                (local.get $23)
+                (f32x4.mul
+                 (local.get $15)
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $14
+               (i32.add
+                (local.get $14)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $3)
              (i32.shl
               (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
                (local.get $10)
-               (i32.const 2)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
+            (local.tee $9
              (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
+             (local.get $4)
              (i32.shl
               (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
                (local.get $10)
-               (i32.const 3)
               )
               (i32.const 2)
              )
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
             (f32.mul
-             (f32.add
+             (f32.mul
               (local.get $9)
-              (f32.mul
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
                (f32.mul
-                (local.get $9)
-                (f32.mul
+                (f32.add
                  (local.get $9)
-                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
                 )
                )
-               (f32.const 0.044714998453855515)
               )
              )
-             (f32.const 0.7978845834732056)
             )
            )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $10)
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $17)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $10)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $18)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (local.get $10)
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $10)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 1)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 2)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 3)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 4)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 1
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 5)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 6)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.tee $9
+             (f32.add
+              (f32x4.extract_lane 3
+               (local.get $23)
+              )
+              (f32.load
+               (i32.add
+                (local.get $2)
+                (i32.shl
+                 (i32.add
+                  (local.get $10)
+                  (i32.const 7)
+                 )
+                 (i32.const 2)
+                )
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $4)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $10)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.mul
+             (f32.mul
+              (local.get $9)
+              (f32.const 0.5)
+             )
+             (f32.add
+              (call $tanh
+               (f32.mul
+                (f32.add
+                 (local.get $9)
+                 (f32.mul
+                  (f32.mul
+                   (local.get $9)
+                   (f32.mul
+                    (local.get $9)
+                    (local.get $9)
+                   )
+                  )
+                  (f32.const 0.044714998453855515)
+                 )
+                )
+                (f32.const 0.7978845834732056)
+               )
+              )
+              (f32.const 1)
+             )
+            )
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $10)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 2)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1026)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1026)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1027)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1027)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1028)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1028)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1029)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1029)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1030)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1030)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (local.get $10)
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
-             )
-             (i32.const 9)
-            )
-            (local.get $10)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 1)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1537)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 2)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1538)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 3)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1539)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 4)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1540)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 1
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 5)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1541)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 6)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1542)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.tee $9
-          (f32.add
-           (f32x4.extract_lane 3
-            (local.get $23)
-           )
-           (f32.load
-            (i32.add
-             (local.get $2)
-             (i32.shl
-              (i32.add
-               (local.get $10)
-               (i32.const 7)
-              )
-              (i32.const 2)
-             )
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $4)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $10)
-            )
-            (i32.const 1543)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.mul
-          (f32.mul
-           (local.get $9)
-           (f32.const 0.5)
-          )
-          (f32.add
-           (call $tanh
-            (f32.mul
-             (f32.add
-              (local.get $9)
-              (f32.mul
-               (f32.mul
-                (local.get $9)
-                (f32.mul
-                 (local.get $9)
-                 (local.get $9)
-                )
-               )
-               (f32.const 0.044714998453855515)
-              )
-             )
-             (f32.const 0.7978845834732056)
-            )
-           )
-           (f32.const 1)
+           (br $i0_2_next)
           )
          )
         )
@@ -7052,13 +7128,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $12
+      (i32.sub
+       (local.get $12)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -7077,12 +7153,12 @@
       (local.get $6)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $7)
-        (local.get $14)
+        (local.get $13)
        )
       )
       (then
@@ -7092,7 +7168,7 @@
        (local.set $6
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
           (i32.le_s
@@ -7110,7 +7186,7 @@
           (local.set $5
            (i32.const 128)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
              (i32.le_s
@@ -7129,7 +7205,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $14)
+                     (local.get $13)
                      (i32.const 7)
                     )
                     (local.get $8)
@@ -7162,7 +7238,7 @@
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -7172,7 +7248,7 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $14)
+               (local.get $13)
                (i32.const 9)
               )
               (local.get $12)
@@ -7201,7 +7277,7 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $14)
+               (local.get $13)
                (i32.const 9)
               )
               (local.get $12)
@@ -7243,17 +7319,17 @@
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $14
+       (local.set $13
         (i32.add
-         (local.get $14)
+         (local.get $13)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -7265,7 +7341,7 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 v128)
   (local $13 v128)
   (local $14 v128)
   (local $15 v128)
@@ -7275,19 +7351,21 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 v128)
+  (local $22 i32)
   (local $23 v128)
   (local $24 f32)
   (local $25 i32)
   (local $26 i32)
-  (local.set $9
+  (local $27 i32)
+  (local $28 i32)
+  (local.set $22
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $9
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $4)
@@ -7302,26 +7380,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $6)
      )
      (local.get $7)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $25
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $9
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $9)
         (i32.add
          (local.get $6)
          (i32.const 1)
@@ -7329,20 +7407,20 @@
        )
        (local.get $7)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $9)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $9)
+      (local.get $22)
       (local.get $25)
      )
     )
@@ -7362,1345 +7440,1381 @@
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $27
+         (select
+          (local.get $11)
+          (local.tee $10
+           (i32.sub
+            (local.tee $9
+             (local.get $22)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $10)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $11
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 512)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $10)
-            (local.get $11)
+           (i32.ge_s
+            (local.get $9)
+            (local.get $27)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 1)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $9)
-                      (i32.const 2)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $11)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $10
+            (i32.const 0)
+           )
+           (local.set $28
+            (i32.const 512)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $10)
+               (local.get $28)
+              )
+             )
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $23
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $9)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 9)
+                     (i32.const 2)
                     )
-                    (local.get $11)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $22)
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $10)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 1)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 2)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $9)
+                         (i32.const 3)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $10)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $23)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $10
+               (i32.add
+                (local.get $10)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $11
+           (f32.store
             (i32.add
-             (local.get $11)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 2)
             )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $14)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $12)
              )
-             (i32.const 2)
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
             )
            )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $8)
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $12)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $9)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $13)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $14)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $15)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $16)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $17)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $9)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (local.get $8)
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 1)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 2)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $18)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 3)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 0
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 4)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 1
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 5)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 2
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 6)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $3)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $9)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32.add
+             (f32x4.extract_lane 3
+              (local.get $19)
+             )
+             (f32.load
+              (i32.add
+               (local.get $2)
+               (i32.shl
+                (i32.add
+                 (local.get $8)
+                 (i32.const 7)
+                )
+                (i32.const 2)
+               )
+              )
+             )
+            )
+           )
+           (local.set $9
+            (i32.add
+             (local.get $9)
              (i32.const 4)
             )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $9)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $15)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $16)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $17)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 2)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 258)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 259)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $18)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 260)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 261)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 262)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $19)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $9)
-              (i32.const 3)
-             )
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (local.get $8)
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 385)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 386)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 387)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $20)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 388)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 0
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 4)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 389)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 1
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 5)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 390)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 2
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 6)
-             )
-             (i32.const 2)
-            )
-           )
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $3)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $9)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 391)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32.add
-          (f32x4.extract_lane 3
-           (local.get $21)
-          )
-          (f32.load
-           (i32.add
-            (local.get $2)
-            (i32.shl
-             (i32.add
-              (local.get $8)
-              (i32.const 7)
-             )
-             (i32.const 2)
-            )
-           )
+           (br $i0_2_next)
           )
          )
         )
@@ -8714,13 +8828,13 @@
        )
       )
      )
-     (local.set $9
-      (i32.add
-       (local.get $9)
-       (i32.const 4)
+     (local.set $22
+      (i32.sub
+       (local.get $22)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -8739,45 +8853,45 @@
       (local.get $5)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $6)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $4
         (i32.const 0)
        )
-       (local.set $5
+       (local.set $7
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $5)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $4)
+           (local.get $7)
           )
          )
          (then
           (local.set $24
            (f32.const 0)
           )
-          (local.set $7
+          (local.set $5
            (i32.const 0)
           )
-          (local.set $4
+          (local.set $9
            (i32.const 512)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $4)
-              (local.get $7)
+             (i32.ge_s
+              (local.get $5)
+              (local.get $9)
              )
             )
             (then
@@ -8791,10 +8905,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 9)
                     )
-                    (local.get $7)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -8806,10 +8920,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $7)
+                     (local.get $5)
                      (i32.const 7)
                     )
-                    (local.get $10)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -8818,13 +8932,13 @@
                )
               )
              )
-             (local.set $7
+             (local.set $5
               (i32.add
-               (local.get $7)
+               (local.get $5)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -8834,10 +8948,10 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $12)
+               (local.get $11)
                (i32.const 7)
               )
-              (local.get $10)
+              (local.get $4)
              )
              (i32.const 2)
             )
@@ -8848,30 +8962,30 @@
              (i32.add
               (local.get $2)
               (i32.shl
-               (local.get $10)
+               (local.get $4)
                (i32.const 2)
               )
              )
             )
            )
           )
-          (local.set $10
+          (local.set $4
            (i32.add
-            (local.get $10)
+            (local.get $4)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -8882,10 +8996,10 @@
   (local $7 i32)
   (local $8 i32)
   (local $9 i32)
-  (local $10 i32)
-  (local $11 f32)
+  (local $10 f32)
+  (local $11 i32)
   (local $12 i32)
-  (local $13 v128)
+  (local $13 i32)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -8894,18 +9008,20 @@
   (local $19 v128)
   (local $20 v128)
   (local $21 v128)
-  (local $22 i32)
+  (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
+  (local $24 i32)
   (local $25 i32)
-  (local.set $8
+  (local $26 v128)
+  (local $27 i32)
+  (local.set $13
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $10
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $12
+         (local.tee $11
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -8920,26 +9036,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $27
    (select
-    (local.get $12)
-    (local.tee $10
+    (local.get $11)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $10)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -8947,948 +9063,984 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $10)
-     (local.get $12)
+     (local.get $7)
+     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $8)
-      (local.get $25)
+      (local.get $13)
+      (local.get $27)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $22
+     (local.set $24
       (i32.const 64)
      )
      (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $22)
+         (local.get $8)
+         (local.get $24)
         )
        )
        (then
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $25
+         (select
+          (local.get $11)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $13)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $11)
+          )
+         )
         )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $10
-         (i32.const 128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $10)
+            (local.get $7)
+            (local.get $25)
            )
           )
           (then
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $8)
-                     (i32.const 7)
-                    )
-                    (local.get $9)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 65)
-                   )
-                   (local.get $7)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.get $13)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $7)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 65)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $8)
-                      (i32.const 1)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $9)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $8)
-                      (i32.const 2)
-                     )
-                     (i32.const 7)
-                    )
-                    (local.get $9)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $13
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $21
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $12
+            (i32.const 128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $22
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $7)
+                        (i32.const 7)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $26
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 65)
+                      )
                       (local.get $8)
-                      (i32.const 3)
                      )
-                     (i32.const 7)
+                     (i32.const 2)
                     )
-                    (local.get $9)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $23)
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $22)
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 65)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 7)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $21
-            (f32x4.add
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 66)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 67)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 68)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 69)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 70)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 71)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 72)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 136)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 137)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 196)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 197)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 198)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 199)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
              (local.get $21)
-             (f32x4.mul
-              (local.get $13)
-              (local.get $24)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 200)
+              )
+              (i32.const 2)
              )
             )
+            (f32x4.extract_lane 1
+             (local.get $21)
+            )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 201)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $21)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 1)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 202)
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 2)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
+            (f32x4.extract_lane 3
+             (local.get $21)
             )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 3)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $7
             (i32.add
              (local.get $7)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
            )
-           (i32.const 2)
+           (br $i0_2_next)
           )
          )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
         )
-        (f32.store
+        (local.set $8
          (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 66)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 67)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 68)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 69)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 70)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 71)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 72)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 136)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 137)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 196)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 197)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 198)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 199)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 200)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 201)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 202)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (local.set $7
-         (i32.add
-          (local.get $7)
+          (local.get $8)
           (i32.const 8)
          )
         )
@@ -9896,371 +10048,407 @@
        )
       )
      )
-     (local.set $7
-      (i32.const 64)
+     (local.set $24
+      (select
+       (local.get $11)
+       (local.tee $8
+        (i32.sub
+         (local.tee $7
+          (local.get $13)
+         )
+         (i32.const -64)
+        )
+       )
+       (i32.gt_s
+        (local.get $8)
+        (local.get $11)
+       )
+      )
      )
-     (local.set $22
-      (i32.const 65)
-     )
-     (loop $jj_3_next
+     (loop $i0_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $7)
-         (local.get $22)
+         (local.get $24)
         )
        )
        (then
-        (local.set $11
-         (f32.const 0)
+        (local.set $8
+         (i32.const 64)
         )
-        (local.set $9
-         (i32.const 0)
+        (local.set $25
+         (i32.const 65)
         )
-        (local.set $10
-         (i32.const 128)
-        )
-        (loop $p_4_next
+        (loop $jj_5_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $10)
+            (local.get $8)
+            (local.get $25)
            )
           )
           (then
-           (local.set $11
-            (f32.add
-             (local.get $11)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $8)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+           (local.set $10
+            (f32.const 0)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (i32.const 0)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-            (local.get $7)
+           (local.set $12
+            (i32.const 128)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $11)
-        )
-        (local.set $11
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $10)
-           )
-          )
-          (then
-           (local.set $11
-            (f32.add
-             (local.get $11)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
               )
              )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $11)
-        )
-        (local.set $11
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $10)
-           )
-          )
-          (then
-           (local.set $11
-            (f32.add
-             (local.get $11)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $8)
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $7)
+                      (i32.const 7)
+                     )
+                     (local.get $9)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 1)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 65)
             )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $11)
-        )
-        (local.set $11
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
             (local.get $10)
            )
-          )
-          (then
-           (local.set $11
-            (f32.add
-             (local.get $11)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 3)
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $7)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 1)
                )
               )
+              (br $p_7_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $7)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $7)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $9)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
              (i32.const 1)
             )
            )
-           (br $p_7_next)
+           (br $jj_5_next)
           )
          )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $11)
         )
         (local.set $7
          (i32.add
           (local.get $7)
-          (i32.const 1)
+          (i32.const 4)
          )
         )
-        (br $jj_3_next)
+        (br $i0_4_next)
        )
       )
      )
-     (local.set $8
-      (i32.add
-       (local.get $8)
-       (i32.const 4)
+     (local.set $13
+      (i32.sub
+       (local.get $13)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -10279,51 +10467,51 @@
       (local.get $4)
      )
     )
-    (loop $ii_8_next
+    (loop $ii_10_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $12)
+        (local.get $11)
        )
       )
       (then
-       (local.set $10
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 65)
        )
-       (loop $jj_9_next
+       (loop $jj_11_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $10)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
-          (local.set $11
+          (local.set $10
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $13
            (i32.const 128)
           )
-          (loop $p_10_next
+          (loop $p_12_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $13)
              )
             )
             (then
-             (local.set $11
+             (local.set $10
               (f32.add
-               (local.get $11)
+               (local.get $10)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -10331,10 +10519,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $11)
                      (i32.const 7)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -10346,10 +10534,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 65)
                     )
-                    (local.get $10)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -10358,13 +10546,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_10_next)
+             (br $p_12_next)
             )
            )
           )
@@ -10374,33 +10562,33 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $12)
+               (local.get $11)
                (i32.const 65)
               )
-              (local.get $10)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
-           (local.get $11)
+           (local.get $10)
           )
-          (local.set $10
+          (local.set $3
            (i32.add
-            (local.get $10)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_9_next)
+          (br $jj_11_next)
          )
         )
        )
-       (local.set $12
+       (local.set $11
         (i32.add
-         (local.get $12)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_8_next)
+       (br $ii_10_next)
       )
      )
     )
@@ -11114,8 +11302,8 @@
  )
  (func $matmul_fb718c7d (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -11129,18 +11317,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 64)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -11158,26 +11348,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -11185,28 +11375,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -11214,1892 +11404,1928 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $11)
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $12)
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 65)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $11)
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $12)
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 65)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $11)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
-           )
-           (f32x4.extract_lane 1
-            (local.get $20)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
             )
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 65)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $11)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $12)
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 65)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 65)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 65)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 65)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 65)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 65)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 65)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 65)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 65)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 65)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $12)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 65)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 65)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 65)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -13111,13 +13337,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -13136,7 +13362,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -13151,7 +13377,7 @@
        (local.set $5
         (i32.const 128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -13163,7 +13389,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -13172,7 +13398,7 @@
           (local.set $3
            (i32.const 64)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -13181,9 +13407,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -13224,7 +13450,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -13234,18 +13460,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -13254,7 +13480,7 @@
           (local.set $4
            (i32.const 65)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -13306,7 +13532,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -13332,7 +13558,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -13342,7 +13568,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -13357,7 +13583,7 @@
   (local $11 i32)
   (local $12 i32)
   (local $13 i32)
-  (local $14 i32)
+  (local $14 v128)
   (local $15 v128)
   (local $16 v128)
   (local $17 v128)
@@ -13367,35 +13593,37 @@
   (local $21 v128)
   (local $22 v128)
   (local $23 v128)
-  (local $24 v128)
-  (local $25 v128)
-  (local.set $8
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 v128)
+  (local $27 i32)
+  (local.set $13
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
-        (local.set $13
+        (local.set $11
          (i32.const 128)
         )
-        (i32.const 32)
+        (i32.const 2)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $14
+  (local.set $27
    (select
-    (local.get $13)
-    (local.tee $11
+    (local.get $11)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -13403,951 +13631,987 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
+     (local.get $7)
      (local.get $11)
-     (local.get $13)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $8)
-      (local.get $14)
+      (local.get $13)
+      (local.get $27)
      )
     )
     (then
-     (local.set $7
+     (local.set $8
       (i32.const 0)
      )
-     (local.set $12
+     (local.set $24
       (i32.const 64)
      )
      (loop $j0_1_next
       (if
        (i32.eqz
         (i32.ge_s
-         (local.get $7)
-         (local.get $12)
+         (local.get $8)
+         (local.get $24)
         )
        )
        (then
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $23
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $25
+         (select
+          (local.get $11)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $13)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $11)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $25)
            )
           )
           (then
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $15
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $8)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 65)
-                   )
-                   (local.get $7)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.get $15)
-              (local.tee $25
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $7)
-                    (i32.const 4)
-                   )
-                   (i32.mul
-                    (local.get $9)
-                    (i32.const 65)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $8)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $8)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
-             )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $12
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.tee $15
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $22
+                  (f32x4.splat
+                   (f32.load
                     (i32.add
-                     (local.get $8)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
                     )
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $26
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 65)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $24)
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $22)
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.mul
+                       (local.get $9)
+                       (i32.const 65)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.tee $23
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $26)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.get $23)
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $23
-            (f32x4.add
-             (local.get $23)
-             (f32x4.mul
-              (local.get $15)
-              (local.get $25)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
             )
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $14)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 1)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
+            (f32x4.extract_lane 2
+             (local.get $14)
             )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 2)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
+            (f32x4.extract_lane 3
+             (local.get $14)
             )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 3)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
+            (f32x4.extract_lane 0
+             (local.get $15)
             )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 66)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 67)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 68)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 69)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 70)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 71)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 72)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 136)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 137)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 196)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 197)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 198)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $20)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 199)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $21)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 200)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $21)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 201)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $21)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $7)
+                 (i32.const 65)
+                )
+                (local.get $8)
+               )
+               (i32.const 202)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $21)
+            )
+           )
+           (local.set $7
             (i32.add
              (local.get $7)
              (i32.const 4)
             )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
            )
-           (i32.const 2)
+           (br $i0_2_next)
           )
          )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
         )
-        (f32.store
+        (local.set $8
          (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 5)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 6)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $7)
-             (i32.const 7)
-            )
-            (i32.mul
-             (local.get $8)
-             (i32.const 65)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 66)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 67)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 68)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 69)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 70)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 71)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 72)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 2)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 136)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 137)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 196)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 197)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 198)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 199)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $23)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 200)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $23)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 201)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $23)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $8)
-              (i32.const 65)
-             )
-             (local.get $7)
-            )
-            (i32.const 202)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $23)
-         )
-        )
-        (local.set $7
-         (i32.add
-          (local.get $7)
+          (local.get $8)
           (i32.const 8)
          )
         )
@@ -14355,392 +14619,428 @@
        )
       )
      )
-     (local.set $7
-      (i32.const 64)
+     (local.set $24
+      (select
+       (local.get $11)
+       (local.tee $8
+        (i32.sub
+         (local.tee $7
+          (local.get $13)
+         )
+         (i32.const -64)
+        )
+       )
+       (i32.gt_s
+        (local.get $8)
+        (local.get $11)
+       )
+      )
      )
-     (local.set $12
-      (i32.const 65)
-     )
-     (loop $jj_3_next
+     (loop $i0_4_next
       (if
        (i32.eqz
         (i32.ge_s
          (local.get $7)
-         (local.get $12)
+         (local.get $24)
         )
        )
        (then
-        (local.set $10
-         (f32.const 0)
+        (local.set $8
+         (i32.const 64)
         )
-        (local.set $9
-         (i32.const 0)
+        (local.set $25
+         (i32.const 65)
         )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
-         )
-        )
-        (loop $p_4_next
+        (loop $jj_5_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $8)
+            (local.get $25)
            )
           )
           (then
            (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
-                  )
-                  (local.get $8)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
+            (f32.const 0)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (i32.const 0)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $12
             (i32.mul
-             (local.get $8)
-             (i32.const 65)
+             (local.get $3)
+             (local.get $4)
             )
-            (local.get $7)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $11)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
                   (i32.add
-                   (local.get $8)
-                   (i32.const 1)
-                  )
-                  (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $9)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 1)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
-         )
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $11)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
+                 (f32.load
                   (i32.add
-                   (local.get $8)
-                   (i32.const 2)
-                  )
-                  (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
                   )
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 1)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $7)
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 65)
             )
-            (local.get $7)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.const 0)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $9)
-            (local.get $11)
-           )
-          )
-          (then
            (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $12
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+           )
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
                   (i32.add
-                   (local.get $8)
-                   (i32.const 3)
-                  )
-                  (i32.shl
-                   (local.get $9)
-                   (i32.const 7)
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 1)
+                     )
+                     (i32.shl
+                      (local.get $9)
+                      (i32.const 7)
+                     )
+                    )
+                    (i32.const 2)
+                   )
                   )
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $9
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.mul
-                   (local.get $9)
-                   (i32.const 65)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $9)
+                (i32.const 1)
                )
               )
+              (br $p_7_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $12
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+           )
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 2)
+                     )
+                     (i32.shl
+                      (local.get $9)
+                      (i32.const 7)
+                     )
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.const 0)
+           )
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $12
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
+            )
+           )
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $12)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.add
+                      (local.get $7)
+                      (i32.const 3)
+                     )
+                     (i32.shl
+                      (local.get $9)
+                      (i32.const 7)
+                     )
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.mul
+                      (local.get $9)
+                      (i32.const 65)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 65)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $8
+            (i32.add
+             (local.get $8)
              (i32.const 1)
             )
            )
-           (br $p_7_next)
+           (br $jj_5_next)
           )
          )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $8)
-              (i32.const 3)
-             )
-             (i32.const 65)
-            )
-            (local.get $7)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
         )
         (local.set $7
          (i32.add
           (local.get $7)
-          (i32.const 1)
+          (i32.const 4)
          )
         )
-        (br $jj_3_next)
+        (br $i0_4_next)
        )
       )
      )
-     (local.set $8
-      (i32.add
-       (local.get $8)
-       (i32.const 4)
+     (local.set $13
+      (i32.sub
+       (local.get $13)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -14753,51 +15053,51 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $13
      (i32.const 128)
     )
-    (loop $ii_8_next
+    (loop $ii_10_next
      (if
       (i32.eqz
-       (i32.le_s
+       (i32.ge_s
         (local.get $11)
         (local.get $13)
        )
       )
       (then
-       (local.set $14
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $7
         (i32.const 65)
        )
-       (loop $jj_9_next
+       (loop $jj_11_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $14)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $7)
           )
          )
          (then
           (local.set $10
            (f32.const 0)
           )
-          (local.set $12
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_10_next
+          (loop $p_12_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $12)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
@@ -14811,10 +15111,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $12)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $13)
+                    (local.get $11)
                    )
                    (i32.const 2)
                   )
@@ -14826,10 +15126,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $12)
+                     (local.get $6)
                      (i32.const 65)
                     )
-                    (local.get $14)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -14838,13 +15138,13 @@
                )
               )
              )
-             (local.set $12
+             (local.set $6
               (i32.add
-               (local.get $12)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_10_next)
+             (br $p_12_next)
             )
            )
           )
@@ -14854,33 +15154,33 @@
             (i32.shl
              (i32.add
               (i32.mul
-               (local.get $13)
+               (local.get $11)
                (i32.const 65)
               )
-              (local.get $14)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
            (local.get $10)
           )
-          (local.set $14
+          (local.set $5
            (i32.add
-            (local.get $14)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_9_next)
+          (br $jj_11_next)
          )
         )
        )
-       (local.set $13
+       (local.set $11
         (i32.add
-         (local.get $13)
+         (local.get $11)
          (i32.const 1)
         )
        )
-       (br $ii_8_next)
+       (br $ii_10_next)
       )
      )
     )
@@ -15950,8 +16250,8 @@
  )
  (func $matmul_dab20325 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -15965,18 +16265,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 128)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -15994,26 +16296,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -16021,28 +16323,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -16050,1878 +16352,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 128)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 1537)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -17933,13 +18271,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -17958,7 +18296,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -17973,7 +18311,7 @@
        (local.set $5
         (i32.const 512)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -17985,7 +18323,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -17994,7 +18332,7 @@
           (local.set $3
            (i32.const 128)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -18003,9 +18341,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -18046,7 +18384,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -18056,18 +18394,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -18076,7 +18414,7 @@
           (local.set $4
            (i32.const 128)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -18128,7 +18466,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -18154,7 +18492,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -18164,7 +18502,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -18177,8 +18515,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -18188,36 +18526,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 512)
         )
-        (i32.const 128)
+        (i32.const 8)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -18225,28 +18565,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -18254,917 +18594,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 7)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -19177,13 +19553,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -19196,57 +19572,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 512)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -19254,7 +19630,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
                     (local.get $10)
@@ -19269,10 +19645,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -19281,13 +19657,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -19300,20 +19676,20 @@
                (local.get $10)
                (i32.const 7)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -19323,7 +19699,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -19616,8 +19992,8 @@
  )
  (func $matmul_53b5e86f (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -19631,18 +20007,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 512)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -19660,26 +20038,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -19687,28 +20065,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -19716,1878 +20094,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 512)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -21599,13 +22013,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -21624,7 +22038,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -21639,7 +22053,7 @@
        (local.set $5
         (i32.const 128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -21651,7 +22065,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -21660,7 +22074,7 @@
           (local.set $3
            (i32.const 512)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -21669,9 +22083,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -21712,7 +22126,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -21722,18 +22136,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -21742,7 +22156,7 @@
           (local.set $4
            (i32.const 512)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -21794,7 +22208,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -21820,7 +22234,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -21830,7 +22244,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -21843,8 +22257,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -21854,36 +22268,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 128)
         )
-        (i32.const 32)
+        (i32.const 2)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -21891,28 +22307,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -21920,917 +22336,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 9)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -22843,13 +23295,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -22862,57 +23314,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 128)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -22920,7 +23372,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
                     (local.get $10)
@@ -22935,10 +23387,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -22947,13 +23399,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -22966,20 +23418,20 @@
                (local.get $10)
                (i32.const 9)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -22989,7 +23441,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -23183,8 +23635,8 @@
  )
  (func $matmul_5fdc0749 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -23198,18 +23650,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 128)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -23227,26 +23681,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -23254,28 +23708,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -23283,1878 +23737,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 7)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 128)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
-             )
-             (local.get $12)
-            )
-            (i32.const 257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 7)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 128)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 128)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 128)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 128)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 7)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 7)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 7)
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 128)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 128)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 128)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 7)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 7)
+                )
+                (local.get $12)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -25166,13 +25656,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -25191,7 +25681,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -25206,7 +25696,7 @@
        (local.set $5
         (i32.const 128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -25218,7 +25708,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -25227,7 +25717,7 @@
           (local.set $3
            (i32.const 128)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -25236,9 +25726,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -25279,7 +25769,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -25289,18 +25779,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -25309,7 +25799,7 @@
           (local.set $4
            (i32.const 128)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -25361,7 +25851,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -25387,7 +25877,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -25397,7 +25887,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -25410,8 +25900,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -25421,36 +25911,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 128)
         )
-        (i32.const 32)
+        (i32.const 2)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -25458,28 +25950,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 128)
      )
      (loop $j0_1_next
@@ -25487,917 +25979,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 7)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 7)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 7)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 7)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 7)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 7)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 129)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 130)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 131)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 132)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 133)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 134)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 7)
-             )
-             (local.get $8)
-            )
-            (i32.const 135)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 7)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 257)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 258)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 259)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 260)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 261)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 262)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 7)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 263)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 7)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 385)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 129)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 386)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 130)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 387)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 131)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 388)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 132)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 389)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 133)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 390)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 7)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 134)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 391)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 135)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 257)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 258)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 259)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 260)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 261)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 262)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 263)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 7)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 385)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 386)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 387)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 388)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 389)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 390)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 7)
+                )
+                (local.get $8)
+               )
+               (i32.const 391)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -26410,13 +26938,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -26429,57 +26957,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 128)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 128)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -26487,7 +27015,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
                     (local.get $10)
@@ -26502,10 +27030,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 7)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -26514,13 +27042,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -26533,20 +27061,20 @@
                (local.get $10)
                (i32.const 7)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -26556,7 +27084,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

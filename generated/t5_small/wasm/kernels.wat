@@ -1005,7 +1005,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -1015,19 +1015,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -1042,26 +1044,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -1069,20 +1071,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -1102,910 +1104,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 512)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 512)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $7)
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 9)
+                     (i32.const 2)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -2018,13 +2056,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -2043,45 +2081,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 512)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -2095,10 +2133,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 9)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -2110,10 +2148,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 9)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -2122,13 +2160,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -2138,33 +2176,33 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $11)
+               (local.get $10)
                (i32.const 9)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -3558,7 +3596,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -3568,19 +3606,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -3595,26 +3635,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -3622,20 +3662,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -3655,910 +3695,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 512)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 11)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 11)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 9)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 512)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $7)
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 11)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 9)
+                     (i32.const 2)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 11)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 9)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 11)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2049)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2050)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2051)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2052)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2053)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2054)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2055)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 11)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4097)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4098)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4099)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4100)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4101)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4102)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4103)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 11)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6145)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2049)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6146)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2050)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6147)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2051)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6148)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2052)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6149)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2053)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6150)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2054)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6151)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2055)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4097)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4098)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4099)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4100)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4101)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4102)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4103)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -4571,13 +4647,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -4596,45 +4672,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 2048)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 512)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -4648,10 +4724,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 9)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -4663,10 +4739,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 11)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -4675,13 +4751,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -4691,33 +4767,33 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $11)
+               (local.get $10)
                (i32.const 11)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -4831,7 +4907,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -4841,19 +4917,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -4868,26 +4946,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -4895,20 +4973,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -4928,910 +5006,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 2048)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $7)
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 11)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 2048)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $7)
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
                    (i32.add
+                    (local.get $1)
                     (i32.shl
                      (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
                      )
-                     (i32.const 11)
+                     (i32.const 2)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 11)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -5844,13 +5958,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -5869,45 +5983,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 2048)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -5921,10 +6035,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 11)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -5936,10 +6050,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 9)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -5948,13 +6062,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -5964,33 +6078,33 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $11)
+               (local.get $10)
                (i32.const 9)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -10562,8 +10676,8 @@
  )
  (func $matmul_c2a6adef (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -10577,18 +10691,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 512)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -10606,26 +10722,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -10633,28 +10749,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 32128)
      )
      (loop $j0_1_next
@@ -10662,1878 +10778,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
                 )
                )
               )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $10
             (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
               )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (local.get $11)
-             (i32.const 32128)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
            (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.tee $7
+                (local.get $13)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
                )
+               (i32.const 4)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.mul
-             (local.get $11)
-             (i32.const 32128)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
               )
              )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 32128)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 32128)
-             )
-             (local.get $12)
-            )
-            (i32.const 32129)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
               )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $9
+           (f32.store
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (local.get $11)
+                (i32.const 32128)
+               )
+               (local.get $12)
+              )
               (i32.const 2)
              )
-             (i32.const 32128)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 32128)
-             )
-             (local.get $12)
-            )
-            (i32.const 64257)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.mul
+                (local.get $11)
+                (i32.const 32128)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.mul
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 32128)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 32128)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.mul
-              (local.get $11)
-              (i32.const 32128)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 96385)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 32128)
+                )
+                (local.get $12)
+               )
+               (i32.const 32129)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 32128)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 32128)
+                )
+                (local.get $12)
+               )
+               (i32.const 64257)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.mul
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 32128)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.mul
+                 (local.get $11)
+                 (i32.const 32128)
+                )
+                (local.get $12)
+               )
+               (i32.const 96385)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -12545,13 +12697,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -12570,7 +12722,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -12585,7 +12737,7 @@
        (local.set $5
         (i32.const 32128)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -12597,7 +12749,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -12606,7 +12758,7 @@
           (local.set $3
            (i32.const 512)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -12615,9 +12767,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -12658,7 +12810,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -12668,18 +12820,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -12688,7 +12840,7 @@
           (local.set $4
            (i32.const 512)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -12740,7 +12892,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -12766,7 +12918,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -12776,7 +12928,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -13662,7 +13814,7 @@
   (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 v128)
   (local $12 v128)
   (local $13 v128)
   (local $14 v128)
@@ -13672,19 +13824,21 @@
   (local $18 v128)
   (local $19 v128)
   (local $20 v128)
-  (local $21 v128)
+  (local $21 i32)
   (local $22 v128)
   (local $23 f32)
   (local $24 i32)
   (local $25 i32)
-  (local.set $7
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $21
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $7
        (i32.div_s
         (i32.add
-         (local.tee $11
+         (local.tee $10
           (i32.sub
            (i32.mul
             (local.get $3)
@@ -13699,26 +13853,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
   (local.set $24
    (select
-    (local.get $11)
-    (local.tee $9
+    (local.get $10)
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -13726,20 +13880,20 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
-     (local.get $11)
+     (local.get $7)
+     (local.get $10)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
+      (local.get $21)
       (local.get $24)
      )
     )
@@ -13759,910 +13913,946 @@
         )
        )
        (then
-        (local.set $13
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $21)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
+         )
         )
-        (local.set $14
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $10
-         (i32.const 0)
-        )
-        (local.set $9
-         (i32.const 32128)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
-           (i32.le_s
-            (local.get $9)
-            (local.get $10)
+           (i32.ge_s
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $11
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $13
-            (f32x4.add
-             (local.get $13)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $7)
-                     (i32.const 32128)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $21
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $14
-            (f32x4.add
-             (local.get $14)
-             (f32x4.mul
-              (local.get $12)
-              (local.tee $22
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $10)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 1)
-                     )
-                     (i32.const 32128)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 2)
-                     )
-                     (i32.const 32128)
-                    )
-                    (local.get $10)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $21)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $12
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (i32.add
-                      (local.get $7)
-                      (i32.const 3)
+           (local.set $9
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.const 32128)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
+             )
+             (then
+              (local.set $11
+               (f32x4.add
+                (local.get $11)
+                (f32x4.mul
+                 (local.tee $19
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $7)
+                        (i32.const 32128)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
                      )
-                     (i32.const 32128)
                     )
-                    (local.get $10)
                    )
-                   (i32.const 2)
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
                   )
                  )
                 )
                )
               )
-              (local.get $21)
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.get $19)
+                 (local.tee $19
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 1)
+                        )
+                        (i32.const 32128)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 2)
+                        )
+                        (i32.const 32128)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (i32.add
+                         (local.get $7)
+                         (i32.const 3)
+                        )
+                        (i32.const 32128)
+                       )
+                       (local.get $9)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.get $19)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
              )
             )
            )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $12)
-              (local.get $22)
-             )
-            )
-           )
-           (local.set $10
+           (f32.store
             (i32.add
-             (local.get $10)
-             (i32.const 1)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $13)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $14)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $11)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $12)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
          )
         )
         (local.set $8
@@ -14675,13 +14865,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $21
+      (i32.sub
+       (local.get $21)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -14700,45 +14890,45 @@
       (local.get $4)
      )
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
        (i32.le_s
         (local.get $5)
-        (local.get $11)
+        (local.get $10)
        )
       )
       (then
-       (local.set $9
+       (local.set $3
         (i32.const 0)
        )
-       (local.set $4
+       (local.set $6
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $4)
-           (local.get $9)
+          (i32.ge_s
+           (local.get $3)
+           (local.get $6)
           )
          )
          (then
           (local.set $23
            (f32.const 0)
           )
-          (local.set $6
+          (local.set $4
            (i32.const 0)
           )
-          (local.set $3
+          (local.set $7
            (i32.const 32128)
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $3)
-              (local.get $6)
+             (i32.ge_s
+              (local.get $4)
+              (local.get $7)
              )
             )
             (then
@@ -14752,10 +14942,10 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $11)
+                     (local.get $10)
                      (i32.const 32128)
                     )
-                    (local.get $6)
+                    (local.get $4)
                    )
                    (i32.const 2)
                   )
@@ -14767,10 +14957,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $6)
+                     (local.get $4)
                      (i32.const 9)
                     )
-                    (local.get $9)
+                    (local.get $3)
                    )
                    (i32.const 2)
                   )
@@ -14779,13 +14969,13 @@
                )
               )
              )
-             (local.set $6
+             (local.set $4
               (i32.add
-               (local.get $6)
+               (local.get $4)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -14795,33 +14985,33 @@
             (i32.shl
              (i32.add
               (i32.shl
-               (local.get $11)
+               (local.get $10)
                (i32.const 9)
               )
-              (local.get $9)
+              (local.get $3)
              )
              (i32.const 2)
             )
            )
            (local.get $23)
           )
-          (local.set $9
+          (local.set $3
            (i32.add
-            (local.get $9)
+            (local.get $3)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
-       (local.set $11
+       (local.set $10
         (i32.add
-         (local.get $11)
+         (local.get $10)
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -14834,8 +15024,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -14845,36 +15035,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 32128)
         )
-        (i32.const 8032)
+        (i32.const 502)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -14882,28 +15074,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -14911,917 +15103,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 32128)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 32128)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 32128)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.mul
-                     (local.get $9)
-                     (i32.const 32128)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 9)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 32128)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 32128)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 32128)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.mul
+                        (local.get $9)
+                        (i32.const 32128)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -15834,13 +16062,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -15853,57 +16081,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 32128)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -15911,7 +16139,7 @@
                   (i32.shl
                    (i32.add
                     (i32.mul
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 32128)
                     )
                     (local.get $10)
@@ -15926,10 +16154,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -15938,13 +16166,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -15957,20 +16185,20 @@
                (local.get $10)
                (i32.const 9)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -15980,7 +16208,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -16733,8 +16961,8 @@
  )
  (func $matmul_9e3a7712 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -16748,18 +16976,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 512)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -16777,26 +17007,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -16804,28 +17034,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 2048)
      )
      (loop $j0_1_next
@@ -16833,1878 +17063,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 512)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 11)
-             )
-             (local.get $12)
-            )
-            (i32.const 2049)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 11)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 11)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 11)
-             )
-             (local.get $12)
-            )
-            (i32.const 4097)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 11)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 11)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 6145)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 2049)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 4097)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 11)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 11)
+                )
+                (local.get $12)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -18716,13 +18982,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -18741,7 +19007,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -18756,7 +19022,7 @@
        (local.set $5
         (i32.const 2048)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -18768,7 +19034,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -18777,7 +19043,7 @@
           (local.set $3
            (i32.const 512)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -18786,9 +19052,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -18829,7 +19095,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -18839,18 +19105,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -18859,7 +19125,7 @@
           (local.set $4
            (i32.const 512)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -18911,7 +19177,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -18937,7 +19203,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -18947,7 +19213,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -18960,8 +19226,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -18971,36 +19237,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 2048)
         )
-        (i32.const 512)
+        (i32.const 32)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -19008,28 +19276,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -19037,917 +19305,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 11)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 9)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 11)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -19960,13 +20264,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -19979,57 +20283,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 2048)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -20037,7 +20341,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 11)
                     )
                     (local.get $10)
@@ -20052,10 +20356,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -20064,13 +20368,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -20083,20 +20387,20 @@
                (local.get $10)
                (i32.const 9)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -20106,7 +20410,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -20220,8 +20524,8 @@
  )
  (func $matmul_eedbd77b (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -20235,18 +20539,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 2048)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -20264,26 +20570,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -20291,28 +20597,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -20320,1878 +20626,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 11)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 11)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 2048)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 2048)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 2048)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 2048)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 2048)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 2048)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 11)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 11)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 1537)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 2048)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 2048)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 2048)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 2048)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 2048)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 2048)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 2048)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 11)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -22203,13 +22545,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -22228,7 +22570,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -22243,7 +22585,7 @@
        (local.set $5
         (i32.const 512)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -22255,7 +22597,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -22264,7 +22606,7 @@
           (local.set $3
            (i32.const 2048)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -22273,9 +22615,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -22316,7 +22658,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -22326,18 +22668,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -22346,7 +22688,7 @@
           (local.set $4
            (i32.const 2048)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -22398,7 +22740,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -22424,7 +22766,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -22434,7 +22776,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -22447,8 +22789,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -22458,36 +22800,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 512)
         )
-        (i32.const 128)
+        (i32.const 8)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -22495,28 +22839,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 2048)
      )
      (loop $j0_1_next
@@ -22524,917 +22868,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 11)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 11)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 11)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 11)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 11)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 11)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2049)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2050)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2051)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2052)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2053)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2054)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 11)
-             )
-             (local.get $8)
-            )
-            (i32.const 2055)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 11)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4097)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4098)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4099)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4100)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4101)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4102)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 11)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 4103)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 11)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6145)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2049)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6146)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2050)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6147)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2051)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6148)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2052)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6149)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2053)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6150)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 11)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2054)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 6151)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 2055)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4097)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4098)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4099)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4100)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4101)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4102)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 4103)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 11)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6145)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6146)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6147)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6148)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6149)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6150)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 11)
+                )
+                (local.get $8)
+               )
+               (i32.const 6151)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -23447,13 +23827,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -23466,57 +23846,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 512)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 2048)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -23524,7 +23904,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
                     (local.get $10)
@@ -23539,10 +23919,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 11)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -23551,13 +23931,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -23570,20 +23950,20 @@
                (local.get $10)
                (i32.const 11)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -23593,7 +23973,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )
@@ -23787,8 +24167,8 @@
  )
  (func $matmul_f98540f0 (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32) (param $4 i32) (param $5 i32) (param $6 i32)
   (local $7 i32)
-  (local $8 v128)
-  (local $9 i32)
+  (local $8 i32)
+  (local $9 v128)
   (local $10 f32)
   (local $11 i32)
   (local $12 i32)
@@ -23802,18 +24182,20 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 v128)
-  (local $25 i32)
+  (local $25 v128)
   (local $26 i32)
+  (local $27 i32)
+  (local $28 i32)
   (local.set $13
    (i32.const 512)
   )
-  (local.set $11
+  (local.set $23
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $9
+      (local.tee $8
        (i32.div_s
         (i32.add
          (local.tee $14
@@ -23831,26 +24213,26 @@
            )
           )
          )
-         (i32.const 3)
+         (i32.const 63)
         )
-        (i32.const 4)
+        (i32.const 64)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $25
+  (local.set $26
    (select
     (local.get $14)
-    (local.tee $9
+    (local.tee $8
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $9)
+        (local.get $8)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -23858,28 +24240,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
     (i32.gt_s
-     (local.get $9)
+     (local.get $8)
      (local.get $14)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $11)
-      (local.get $25)
+      (local.get $23)
+      (local.get $26)
      )
     )
     (then
      (local.set $12
       (i32.const 0)
      )
-     (local.set $26
+     (local.set $27
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -23887,1878 +24269,1914 @@
        (i32.eqz
         (i32.ge_s
          (local.get $12)
-         (local.get $26)
+         (local.get $27)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+        (local.set $28
+         (select
+          (local.get $14)
+          (local.tee $8
+           (i32.sub
+            (local.tee $11
+             (local.get $23)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $8)
+           (local.get $14)
+          )
+         )
         )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $13)
+            (local.get $11)
+            (local.get $28)
            )
           )
           (then
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $11)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $12)
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $8)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $12)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 1)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 2)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $8
-               (v128.load align=4
-                (i32.add
-                 (local.get $0)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (i32.add
-                     (local.get $11)
-                     (i32.const 3)
-                    )
-                    (i32.const 9)
-                   )
-                   (local.get $9)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $8)
-              (local.get $24)
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.const 0)
+           )
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $8)
+               (local.get $13)
+              )
+             )
+             (then
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $11)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $24
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $12)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.tee $25
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $12)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 1)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 2)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $20
+               (f32x4.add
+                (local.get $20)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $21
+               (f32x4.add
+                (local.get $21)
+                (f32x4.mul
+                 (local.tee $9
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $0)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (i32.add
+                        (local.get $11)
+                        (i32.const 3)
+                       )
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                 (local.get $24)
+                )
+               )
+              )
+              (local.set $22
+               (f32x4.add
+                (local.get $22)
+                (f32x4.mul
+                 (local.get $9)
+                 (local.get $25)
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+              )
+              (br $p_3_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $15)
+              )
+              (f32x4.extract_lane 1
+               (local.get $15)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $15)
+              )
+              (f32x4.extract_lane 3
+               (local.get $15)
+              )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 4)
-            )
-           )
-           (br $p_2_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $15)
-           )
-           (f32x4.extract_lane 1
-            (local.get $15)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $15)
-           )
-           (f32x4.extract_lane 3
-            (local.get $15)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.tee $7
-             (local.get $13)
-            )
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.tee $7
+                (local.get $13)
+               )
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_3_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
+           (loop $p_4_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_4_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_3_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_4_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_4_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $16)
-           )
-           (f32x4.extract_lane 1
-            (local.get $16)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $16)
-           )
-           (f32x4.extract_lane 3
-            (local.get $16)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
             (i32.const 512)
-            (local.get $13)
            )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_5_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
+           (loop $p_5_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_5_next)
              )
             )
            )
-           (local.set $7
+           (f32.store
             (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_5_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_6_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $11)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_6_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $12)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $11)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $17)
-           )
-           (f32x4.extract_lane 1
-            (local.get $17)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $17)
-           )
-           (f32x4.extract_lane 3
-            (local.get $17)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_7_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_7_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_8_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_8_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 1)
-             )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $18)
-           )
-           (f32x4.extract_lane 1
-            (local.get $18)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $18)
-           )
-           (f32x4.extract_lane 3
-            (local.get $18)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_9_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_9_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_10_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_10_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $19)
-           )
-           (f32x4.extract_lane 1
-            (local.get $19)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $19)
-           )
-           (f32x4.extract_lane 3
-            (local.get $19)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_11_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (i32.add
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
                )
+               (local.get $12)
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_11_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_12_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 2)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-              (f32.load
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_12_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $12)
+            (local.get $10)
            )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $20)
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $16)
+              )
+              (f32x4.extract_lane 1
+               (local.get $16)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $16)
+              )
+              (f32x4.extract_lane 3
+               (local.get $16)
+              )
+             )
+            )
            )
-           (f32x4.extract_lane 1
-            (local.get $20)
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $20)
-           )
-           (f32x4.extract_lane 3
-            (local.get $20)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_13_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+           (loop $p_6_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
-                )
-               )
-              )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
-               )
-              )
-             )
-            )
-           )
-           (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
-           )
-           (br $p_13_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_14_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
                     (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
                 )
                )
               )
-              (f32.load
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
                )
               )
+              (br $p_6_next)
              )
             )
            )
-           (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_14_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
-             )
-             (local.get $12)
-            )
-            (i32.const 1025)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $21)
-           )
-           (f32x4.extract_lane 1
-            (local.get $21)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $21)
-           )
-           (f32x4.extract_lane 3
-            (local.get $21)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
-             (local.get $7)
-            )
-            (i32.const 4)
-           )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_15_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
                )
               )
-              (v128.load align=4
-               (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_15_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_16_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_7_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $11)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (local.get $12)
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_7_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (local.get $12)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $11)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $17)
+              )
+              (f32x4.extract_lane 1
+               (local.get $17)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $17)
+              )
+              (f32x4.extract_lane 3
+               (local.get $17)
               )
              )
             )
            )
            (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
             (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
-           )
-           (br $p_16_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $11)
-              (i32.const 3)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (i32.const 9)
-            )
-            (local.get $12)
-           )
-           (i32.const 2)
-          )
-         )
-         (local.get $10)
-        )
-        (local.set $10
-         (f32.add
-          (f32.add
-           (f32x4.extract_lane 0
-            (local.get $22)
-           )
-           (f32x4.extract_lane 1
-            (local.get $22)
-           )
-          )
-          (f32.add
-           (f32x4.extract_lane 2
-            (local.get $22)
-           )
-           (f32x4.extract_lane 3
-            (local.get $22)
-           )
-          )
-         )
-        )
-        (local.set $8
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.add
-          (i32.sub
-           (i32.sub
-            (i32.const 512)
-            (local.get $13)
-           )
-           (i32.rem_s
-            (i32.sub
-             (i32.const 512)
              (local.get $7)
             )
-            (i32.const 4)
            )
-          )
-          (local.get $7)
-         )
-        )
-        (loop $p_17_next
-         (if
-          (i32.eqz
-           (i32.ge_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $8
-            (f32x4.add
-             (local.get $8)
-             (f32x4.mul
-              (v128.load align=4
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_8_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $7)
                  )
-                 (i32.const 2)
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (v128.load align=4
+              (local.set $7
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $7)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_8_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
                )
               )
              )
             )
            )
            (local.set $7
-            (i32.add
-             (local.get $7)
-             (i32.const 4)
-            )
+            (i32.const 512)
            )
-           (br $p_17_next)
-          )
-         )
-        )
-        (local.set $10
-         (f32.add
-          (local.get $10)
-          (f32.add
-           (f32.add
-            (f32x4.extract_lane 0
-             (local.get $8)
-            )
-            (f32x4.extract_lane 1
-             (local.get $8)
-            )
-           )
-           (f32.add
-            (f32x4.extract_lane 2
-             (local.get $8)
-            )
-            (f32x4.extract_lane 3
-             (local.get $8)
-            )
-           )
-          )
-         )
-        )
-        (local.set $7
-         (i32.const 512)
-        )
-        (loop $p_18_next
-         (if
-          (i32.eqz
-           (i32.le_s
-            (local.get $7)
-            (local.get $9)
-           )
-          )
-          (then
-           (local.set $10
-            (f32.add
-             (local.get $10)
-             (f32.mul
-              (f32.load
-               (i32.add
-                (local.get $0)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $11)
-                    (i32.const 3)
+           (loop $p_9_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
                    )
-                   (i32.const 9)
                   )
-                  (local.get $9)
                  )
-                 (i32.const 2)
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
                 )
                )
               )
-              (f32.load
+              (local.set $8
                (i32.add
-                (local.get $1)
-                (i32.shl
-                 (i32.add
-                  (i32.shl
-                   (i32.add
-                    (local.get $12)
-                    (i32.const 1)
-                   )
-                   (i32.const 9)
-                  )
-                  (local.get $9)
-                 )
-                 (i32.const 2)
-                )
+                (local.get $8)
+                (i32.const 1)
                )
+              )
+              (br $p_9_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $18)
+              )
+              (f32x4.extract_lane 1
+               (local.get $18)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $18)
+              )
+              (f32x4.extract_lane 3
+               (local.get $18)
               )
              )
             )
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
-           (br $p_18_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (local.set $8
             (i32.add
-             (i32.shl
-              (local.get $11)
-              (i32.const 9)
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
              )
-             (local.get $12)
+             (local.get $7)
             )
-            (i32.const 1537)
            )
-           (i32.const 2)
+           (loop $p_10_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_10_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_11_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_11_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $19)
+              )
+              (f32x4.extract_lane 1
+               (local.get $19)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $19)
+              )
+              (f32x4.extract_lane 3
+               (local.get $19)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_12_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_12_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_13_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_13_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $20)
+              )
+              (f32x4.extract_lane 1
+               (local.get $20)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $20)
+              )
+              (f32x4.extract_lane 3
+               (local.get $20)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_14_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_14_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_15_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 2)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_15_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $21)
+              )
+              (f32x4.extract_lane 1
+               (local.get $21)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $21)
+              )
+              (f32x4.extract_lane 3
+               (local.get $21)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_16_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_16_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_17_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (local.get $12)
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_17_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $11)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $12)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $10
+            (f32.add
+             (f32.add
+              (f32x4.extract_lane 0
+               (local.get $22)
+              )
+              (f32x4.extract_lane 1
+               (local.get $22)
+              )
+             )
+             (f32.add
+              (f32x4.extract_lane 2
+               (local.get $22)
+              )
+              (f32x4.extract_lane 3
+               (local.get $22)
+              )
+             )
+            )
+           )
+           (local.set $9
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $8
+            (i32.add
+             (i32.sub
+              (i32.sub
+               (i32.const 512)
+               (local.get $13)
+              )
+              (i32.rem_s
+               (i32.sub
+                (i32.const 512)
+                (local.get $7)
+               )
+               (i32.const 4)
+              )
+             )
+             (local.get $7)
+            )
+           )
+           (loop $p_18_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $9
+               (f32x4.add
+                (local.get $9)
+                (f32x4.mul
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (v128.load align=4
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $7)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $7
+               (i32.add
+                (local.get $7)
+                (i32.const 4)
+               )
+              )
+              (br $p_18_next)
+             )
+            )
+           )
+           (local.set $10
+            (f32.add
+             (local.get $10)
+             (f32.add
+              (f32.add
+               (f32x4.extract_lane 0
+                (local.get $9)
+               )
+               (f32x4.extract_lane 1
+                (local.get $9)
+               )
+              )
+              (f32.add
+               (f32x4.extract_lane 2
+                (local.get $9)
+               )
+               (f32x4.extract_lane 3
+                (local.get $9)
+               )
+              )
+             )
+            )
+           )
+           (local.set $7
+            (i32.const 512)
+           )
+           (loop $p_19_next
+            (if
+             (i32.eqz
+              (i32.le_s
+               (local.get $7)
+               (local.get $8)
+              )
+             )
+             (then
+              (local.set $10
+               (f32.add
+                (local.get $10)
+                (f32.mul
+                 (f32.load
+                  (i32.add
+                   (local.get $0)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $11)
+                       (i32.const 3)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                 (f32.load
+                  (i32.add
+                   (local.get $1)
+                   (i32.shl
+                    (i32.add
+                     (i32.shl
+                      (i32.add
+                       (local.get $12)
+                       (i32.const 1)
+                      )
+                      (i32.const 9)
+                     )
+                     (local.get $8)
+                    )
+                    (i32.const 2)
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $8
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+              )
+              (br $p_19_next)
+             )
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $11)
+                 (i32.const 9)
+                )
+                (local.get $12)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (local.get $10)
+           )
+           (local.set $11
+            (i32.add
+             (local.get $11)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
          )
-         (local.get $10)
         )
         (local.set $12
          (i32.add
@@ -25770,13 +26188,13 @@
        )
       )
      )
-     (local.set $11
-      (i32.add
-       (local.get $11)
-       (i32.const 4)
+     (local.set $23
+      (i32.sub
+       (local.get $23)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -25795,7 +26213,7 @@
       (local.get $4)
      )
     )
-    (loop $ii_19_next
+    (loop $ii_20_next
      (if
       (i32.eqz
        (i32.le_s
@@ -25810,7 +26228,7 @@
        (local.set $5
         (i32.const 512)
        )
-       (loop $jj_20_next
+       (loop $jj_21_next
         (if
          (i32.eqz
           (i32.le_s
@@ -25822,7 +26240,7 @@
           (local.set $10
            (f32.const 0)
           )
-          (local.set $8
+          (local.set $9
            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
           )
           (local.set $4
@@ -25831,7 +26249,7 @@
           (local.set $3
            (i32.const 512)
           )
-          (loop $p_21_next
+          (loop $p_22_next
            (if
             (i32.eqz
              (i32.le_s
@@ -25840,9 +26258,9 @@
              )
             )
             (then
-             (local.set $8
+             (local.set $9
               (f32x4.add
-               (local.get $8)
+               (local.get $9)
                (f32x4.mul
                 (v128.load align=4
                  (i32.add
@@ -25883,7 +26301,7 @@
                (i32.const 4)
               )
              )
-             (br $p_21_next)
+             (br $p_22_next)
             )
            )
           )
@@ -25893,18 +26311,18 @@
             (f32.add
              (f32.add
               (f32x4.extract_lane 0
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 1
-               (local.get $8)
+               (local.get $9)
               )
              )
              (f32.add
               (f32x4.extract_lane 2
-               (local.get $8)
+               (local.get $9)
               )
               (f32x4.extract_lane 3
-               (local.get $8)
+               (local.get $9)
               )
              )
             )
@@ -25913,7 +26331,7 @@
           (local.set $4
            (i32.const 512)
           )
-          (loop $p_22_next
+          (loop $p_23_next
            (if
             (i32.eqz
              (i32.ge_s
@@ -25965,7 +26383,7 @@
                (i32.const 1)
               )
              )
-             (br $p_22_next)
+             (br $p_23_next)
             )
            )
           )
@@ -25991,7 +26409,7 @@
             (i32.const 1)
            )
           )
-          (br $jj_20_next)
+          (br $jj_21_next)
          )
         )
        )
@@ -26001,7 +26419,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_19_next)
+       (br $ii_20_next)
       )
      )
     )
@@ -26014,8 +26432,8 @@
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
-  (local $13 i32)
+  (local $12 v128)
+  (local $13 v128)
   (local $14 v128)
   (local $15 v128)
   (local $16 v128)
@@ -26025,36 +26443,38 @@
   (local $20 v128)
   (local $21 v128)
   (local $22 v128)
-  (local $23 v128)
-  (local $24 v128)
-  (local $25 f32)
-  (local.set $7
+  (local $23 f32)
+  (local $24 i32)
+  (local $25 i32)
+  (local $26 i32)
+  (local $27 i32)
+  (local.set $11
    (i32.shl
     (i32.div_s
      (i32.mul
-      (local.tee $11
+      (local.tee $7
        (block (result i32)
         (local.set $10
          (i32.const 512)
         )
-        (i32.const 128)
+        (i32.const 8)
        )
       )
       (local.get $5)
      )
      (local.get $6)
     )
-    (i32.const 2)
+    (i32.const 6)
    )
   )
-  (local.set $12
+  (local.set $24
    (select
     (local.get $10)
-    (local.tee $11
+    (local.tee $7
      (i32.shl
       (i32.div_s
        (i32.mul
-        (local.get $11)
+        (local.get $7)
         (i32.add
          (local.get $5)
          (i32.const 1)
@@ -26062,28 +26482,28 @@
        )
        (local.get $6)
       )
-      (i32.const 2)
+      (i32.const 6)
      )
     )
-    (i32.lt_s
+    (i32.gt_s
+     (local.get $7)
      (local.get $10)
-     (local.get $11)
     )
    )
   )
-  (loop $i0_0_next
+  (loop $ib_0_next
    (if
     (i32.eqz
      (i32.ge_s
-      (local.get $7)
-      (local.get $12)
+      (local.get $11)
+      (local.get $24)
      )
     )
     (then
      (local.set $8
       (i32.const 0)
      )
-     (local.set $13
+     (local.set $25
       (i32.const 512)
      )
      (loop $j0_1_next
@@ -26091,917 +26511,953 @@
        (i32.eqz
         (i32.ge_s
          (local.get $8)
-         (local.get $13)
+         (local.get $25)
         )
        )
        (then
-        (local.set $15
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $16
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $17
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $18
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $19
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $20
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $21
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $22
-         (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-        )
-        (local.set $9
-         (i32.const 0)
-        )
-        (local.set $11
-         (i32.mul
-          (local.get $3)
-          (local.get $4)
+        (local.set $26
+         (select
+          (local.get $10)
+          (local.tee $9
+           (i32.sub
+            (local.tee $7
+             (local.get $11)
+            )
+            (i32.const -64)
+           )
+          )
+          (i32.gt_s
+           (local.get $9)
+           (local.get $10)
+          )
          )
         )
-        (loop $p_2_next
+        (loop $i0_2_next
          (if
           (i32.eqz
            (i32.ge_s
-            (local.get $9)
-            (local.get $11)
+            (local.get $7)
+            (local.get $26)
            )
           )
           (then
+           (local.set $12
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $13
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
+           (local.set $14
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+           )
            (local.set $15
-            (f32x4.add
-             (local.get $15)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                    (local.get $7)
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.tee $23
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                   (local.get $8)
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $16
-            (f32x4.add
-             (local.get $16)
-             (f32x4.mul
-              (local.get $14)
-              (local.tee $24
-               (v128.load align=4
-                (i32.add
-                 (local.get $1)
-                 (i32.shl
-                  (i32.add
-                   (i32.add
-                    (local.get $8)
-                    (i32.const 4)
-                   )
-                   (i32.shl
-                    (local.get $9)
-                    (i32.const 9)
-                   )
-                  )
-                  (i32.const 2)
-                 )
-                )
-               )
-              )
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $17
-            (f32x4.add
-             (local.get $17)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 1)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $18
-            (f32x4.add
-             (local.get $18)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $19
-            (f32x4.add
-             (local.get $19)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 2)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $20
-            (f32x4.add
-             (local.get $20)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
-           )
-           (local.set $21
-            (f32x4.add
-             (local.get $21)
-             (f32x4.mul
-              (local.tee $14
-               (f32x4.splat
-                (f32.load
-                 (i32.add
-                  (local.get $0)
-                  (i32.shl
-                   (i32.add
-                    (i32.add
-                     (local.get $7)
-                     (i32.const 3)
-                    )
-                    (i32.shl
-                     (local.get $9)
-                     (i32.const 9)
-                    )
-                   )
-                   (i32.const 2)
-                  )
-                 )
-                )
-               )
-              )
-              (local.get $23)
-             )
-            )
-           )
-           (local.set $22
-            (f32x4.add
-             (local.get $22)
-             (f32x4.mul
-              (local.get $14)
-              (local.get $24)
-             )
-            )
+            (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
            )
            (local.set $9
-            (i32.add
-             (local.get $9)
-             (i32.const 1)
+            (i32.const 0)
+           )
+           (local.set $27
+            (i32.mul
+             (local.get $3)
+             (local.get $4)
             )
            )
-           (br $p_2_next)
-          )
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-            (local.get $8)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 1)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 2)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 3)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $15)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 4)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 5)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 6)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (local.get $8)
-             (i32.const 7)
-            )
-            (i32.shl
-             (local.get $7)
-             (i32.const 9)
-            )
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $16)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 1)
+           (loop $p_3_next
+            (if
+             (i32.eqz
+              (i32.ge_s
+               (local.get $9)
+               (local.get $27)
+              )
              )
-             (i32.const 9)
+             (then
+              (local.set $12
+               (f32x4.add
+                (local.get $12)
+                (f32x4.mul
+                 (local.tee $20
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                       (local.get $7)
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.tee $22
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                      (local.get $8)
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $13
+               (f32x4.add
+                (local.get $13)
+                (f32x4.mul
+                 (local.get $20)
+                 (local.tee $20
+                  (v128.load align=4
+                   (i32.add
+                    (local.get $1)
+                    (i32.shl
+                     (i32.add
+                      (i32.add
+                       (local.get $8)
+                       (i32.const 4)
+                      )
+                      (i32.shl
+                       (local.get $9)
+                       (i32.const 9)
+                      )
+                     )
+                     (i32.const 2)
+                    )
+                   )
+                  )
+                 )
+                )
+               )
+              )
+              (local.set $14
+               (f32x4.add
+                (local.get $14)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 1)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $15
+               (f32x4.add
+                (local.get $15)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $16
+               (f32x4.add
+                (local.get $16)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 2)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $17
+               (f32x4.add
+                (local.get $17)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $18
+               (f32x4.add
+                (local.get $18)
+                (f32x4.mul
+                 (local.tee $21
+                  (f32x4.splat
+                   (f32.load
+                    (i32.add
+                     (local.get $0)
+                     (i32.shl
+                      (i32.add
+                       (i32.add
+                        (local.get $7)
+                        (i32.const 3)
+                       )
+                       (i32.shl
+                        (local.get $9)
+                        (i32.const 9)
+                       )
+                      )
+                      (i32.const 2)
+                     )
+                    )
+                   )
+                  )
+                 )
+                 (local.get $22)
+                )
+               )
+              )
+              (local.set $19
+               (f32x4.add
+                (local.get $19)
+                (f32x4.mul
+                 (local.get $21)
+                 (local.get $20)
+                )
+               )
+              )
+              (local.set $9
+               (i32.add
+                (local.get $9)
+                (i32.const 1)
+               )
+              )
+              (br $p_3_next)
+             )
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 513)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 514)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 515)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $17)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 516)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 517)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 518)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.add
-             (i32.shl
-              (local.get $7)
-              (i32.const 9)
-             )
-             (local.get $8)
-            )
-            (i32.const 519)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $18)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
+              (i32.add
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
               (i32.const 2)
              )
-             (i32.const 9)
             )
-            (local.get $8)
+            (f32x4.extract_lane 0
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 1)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1025)
+            (f32x4.extract_lane 1
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 2)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1026)
+            (f32x4.extract_lane 2
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 3)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1027)
+            (f32x4.extract_lane 3
+             (local.get $12)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $19)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 4)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1028)
+            (f32x4.extract_lane 0
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 5)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1029)
+            (f32x4.extract_lane 1
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 6)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1030)
+            (f32x4.extract_lane 2
+             (local.get $13)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (local.get $8)
+                (i32.const 7)
+               )
+               (i32.shl
+                (local.get $7)
+                (i32.const 9)
+               )
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1031)
-           )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $20)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
-            (i32.shl
-             (i32.add
-              (local.get $7)
-              (i32.const 3)
-             )
-             (i32.const 9)
+            (f32x4.extract_lane 3
+             (local.get $13)
             )
-            (local.get $8)
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 1)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1537)
+            (f32x4.extract_lane 0
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 513)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1538)
+            (f32x4.extract_lane 1
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 514)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1539)
+            (f32x4.extract_lane 2
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 3
-          (local.get $21)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 515)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1540)
+            (f32x4.extract_lane 3
+             (local.get $14)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 0
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 516)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1541)
+            (f32x4.extract_lane 0
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 1
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 517)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1542)
+            (f32x4.extract_lane 1
+             (local.get $15)
+            )
            )
-           (i32.const 2)
-          )
-         )
-         (f32x4.extract_lane 2
-          (local.get $22)
-         )
-        )
-        (f32.store
-         (i32.add
-          (local.get $2)
-          (i32.shl
-           (i32.add
+           (f32.store
             (i32.add
+             (local.get $2)
              (i32.shl
-              (local.get $7)
-              (i32.const 9)
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 518)
+              )
+              (i32.const 2)
              )
-             (local.get $8)
             )
-            (i32.const 1543)
+            (f32x4.extract_lane 2
+             (local.get $15)
+            )
            )
-           (i32.const 2)
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 519)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $15)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 2)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1025)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1026)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1027)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $16)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1028)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1029)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1030)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1031)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $17)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.shl
+                (i32.add
+                 (local.get $7)
+                 (i32.const 3)
+                )
+                (i32.const 9)
+               )
+               (local.get $8)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1537)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1538)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1539)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $18)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1540)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 0
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1541)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 1
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1542)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 2
+             (local.get $19)
+            )
+           )
+           (f32.store
+            (i32.add
+             (local.get $2)
+             (i32.shl
+              (i32.add
+               (i32.add
+                (i32.shl
+                 (local.get $7)
+                 (i32.const 9)
+                )
+                (local.get $8)
+               )
+               (i32.const 1543)
+              )
+              (i32.const 2)
+             )
+            )
+            (f32x4.extract_lane 3
+             (local.get $19)
+            )
+           )
+           (local.set $7
+            (i32.add
+             (local.get $7)
+             (i32.const 4)
+            )
+           )
+           (br $i0_2_next)
           )
-         )
-         (f32x4.extract_lane 3
-          (local.get $22)
          )
         )
         (local.set $8
@@ -27014,13 +27470,13 @@
        )
       )
      )
-     (local.set $7
-      (i32.add
-       (local.get $7)
-       (i32.const 4)
+     (local.set $11
+      (i32.sub
+       (local.get $11)
+       (i32.const -64)
       )
      )
-     (br $i0_0_next)
+     (br $ib_0_next)
     )
    )
   )
@@ -27033,57 +27489,57 @@
     )
    )
    (then
-    (local.set $11
+    (local.set $7
      (i32.const 512)
     )
-    (loop $ii_3_next
+    (loop $ii_4_next
      (if
       (i32.eqz
-       (i32.ge_s
+       (i32.le_s
+        (local.get $7)
         (local.get $10)
-        (local.get $11)
        )
       )
       (then
-       (local.set $12
+       (local.set $5
         (i32.const 0)
        )
-       (local.set $6
+       (local.set $11
         (i32.const 512)
        )
-       (loop $jj_4_next
+       (loop $jj_5_next
         (if
          (i32.eqz
-          (i32.le_s
-           (local.get $6)
-           (local.get $12)
+          (i32.ge_s
+           (local.get $5)
+           (local.get $11)
           )
          )
          (then
-          (local.set $25
+          (local.set $23
            (f32.const 0)
           )
-          (local.set $13
+          (local.set $6
            (i32.const 0)
           )
-          (local.set $5
+          (local.set $8
            (i32.mul
             (local.get $3)
             (local.get $4)
            )
           )
-          (loop $p_5_next
+          (loop $p_6_next
            (if
             (i32.eqz
-             (i32.le_s
-              (local.get $5)
-              (local.get $13)
+             (i32.ge_s
+              (local.get $6)
+              (local.get $8)
              )
             )
             (then
-             (local.set $25
+             (local.set $23
               (f32.add
-               (local.get $25)
+               (local.get $23)
                (f32.mul
                 (f32.load
                  (i32.add
@@ -27091,7 +27547,7 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
                     (local.get $10)
@@ -27106,10 +27562,10 @@
                   (i32.shl
                    (i32.add
                     (i32.shl
-                     (local.get $13)
+                     (local.get $6)
                      (i32.const 9)
                     )
-                    (local.get $12)
+                    (local.get $5)
                    )
                    (i32.const 2)
                   )
@@ -27118,13 +27574,13 @@
                )
               )
              )
-             (local.set $13
+             (local.set $6
               (i32.add
-               (local.get $13)
+               (local.get $6)
                (i32.const 1)
               )
              )
-             (br $p_5_next)
+             (br $p_6_next)
             )
            )
           )
@@ -27137,20 +27593,20 @@
                (local.get $10)
                (i32.const 9)
               )
-              (local.get $12)
+              (local.get $5)
              )
              (i32.const 2)
             )
            )
-           (local.get $25)
+           (local.get $23)
           )
-          (local.set $12
+          (local.set $5
            (i32.add
-            (local.get $12)
+            (local.get $5)
             (i32.const 1)
            )
           )
-          (br $jj_4_next)
+          (br $jj_5_next)
          )
         )
        )
@@ -27160,7 +27616,7 @@
          (i32.const 1)
         )
        )
-       (br $ii_3_next)
+       (br $ii_4_next)
       )
      )
     )

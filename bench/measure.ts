@@ -1,0 +1,27 @@
+// Medians of timed repetitions, shared by the benchmark and the peer child processes.
+// Numbers from a shared, noisy machine: warm-up runs are dropped, the median is reported.
+
+export interface Measured {
+  name: string;
+  /** Median milliseconds per repetition. */
+  ms: number;
+  first: number;
+  last: number;
+}
+
+export async function measure(name: string, step: () => number | Promise<number>, reps: number, warmup = 2): Promise<Measured> {
+  const times: number[] = [];
+  let first = NaN;
+  let last = NaN;
+  for (let s = 0; s < warmup + reps; s++) {
+    const t0 = performance.now();
+    last = await step();
+    const dt = performance.now() - t0;
+    if (s === 0) first = last;
+    if (s >= warmup) times.push(dt);
+    process.stderr.write(`\r${name}: ${s + 1}/${warmup + reps}, ${dt.toFixed(0)} ms   `);
+  }
+  process.stderr.write('\n');
+  times.sort((a, b) => a - b);
+  return { name, ms: times[Math.floor(times.length / 2)], first, last };
+}
