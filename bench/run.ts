@@ -1,45 +1,40 @@
-// `npm run bench`: training throughput of the GPT-mini of PLATFORM.md (vocab 65, d_model 128,
-// 4 heads, 4 layers, context 64, batch 16, Adam) for our generated CPU kernels and for the
-// peers — TensorFlow.js (wasm backend) and jax-js (wasm) — measured one after another in
-// one run on the same machine, reported as tokens/s and as ratios ours / peer; then the
-// compile time of every spec. Numbers from a shared, noisy machine: medians of several steps.
+// `npm run bench`: our generated kernels beside the peers, in one run on the same machine,
+// reported as speeds and as ratios ours (wasm, 2 threads) / peer:
+//   1. GPT-mini training (the model of specs/gpt_tiny.tfm, batch 16 × 64, AdamW) — ours on
+//      the wasm target (1 and 2 threads) and the TypeScript target (2 threads), TensorFlow.js
+//      (wasm backend), jax-js (wasm) on 1 thread and on 2 worker threads;
+//   2. a 512³ fp32 matmul inside our generated kernels, against jax-js's matmul;
+//   3. BERT-mini forward (bench/bert_mini.tfm: d 256, 4 layers, 4 heads, seq 128, batch 8,
+//      vocab 30,522) from tokens to logits;
+//   4. the compile time of every spec.
+// jax-js picks its threads once per process, so each jax-js measurement runs in a child
+// process (bench/peers/jax-child.ts). Numbers from a shared, noisy machine: medians.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
+import { emit } from '../compiler/codegen/emit.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
-import { jaxStep } from './peers/jax-gpt.ts';
-import { tfjsStep, type GptConfig } from './peers/tfjs-gpt.ts';
+import { BERT_MINI, GPT_MINI } from './configs.ts';
+import { kernelProgram } from './kernel-program.ts';
+import { measure, type Measured } from './measure.ts';
+import { tfjsStep } from './peers/tfjs-gpt.ts';
 
-const cfg: GptConfig = { vocab: 65, ctx: 64, d: 128, heads: 4, layers: 4, batch: 16, seq: 64 };
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
-const WARMUP = 2;
+const cfg = GPT_MINI;
 const tokensPerStep = cfg.batch * cfg.seq;
-const batch = () => Int32Array.from({ length: tokensPerStep }, () => Math.floor(Math.random() * cfg.vocab));
+const randomIds = (n: number, vocab: number) => Int32Array.from({ length: n }, () => Math.floor(Math.random() * vocab));
 
-function measure(name: string, step: (t: Int32Array, y: Int32Array) => number): { name: string; tokensPerSec: number; firstLoss: number; lastLoss: number } {
-  const tokens = batch();
-  const targets = batch();
-  const times: number[] = [];
-  let firstLoss = NaN;
-  let lastLoss = NaN;
-  for (let s = 0; s < WARMUP + STEPS; s++) {
-    const t0 = performance.now();
-    lastLoss = step(tokens, targets);
-    const dt = performance.now() - t0;
-    if (s === 0) firstLoss = lastLoss;
-    if (s >= WARMUP) times.push(dt);
-    process.stderr.write(`\r${name}: step ${s + 1}/${WARMUP + STEPS}, ${dt.toFixed(0)} ms, loss ${lastLoss.toFixed(3)}   `);
-  }
-  process.stderr.write('\n');
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  return { name, tokensPerSec: (tokensPerStep / median) * 1000, firstLoss, lastLoss };
+function jax(task: string, threads: number, reps: number): Measured {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peers/jax-child.ts', task, String(threads), String(reps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`jax-js ${task} on ${threads} thread(s) failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured;
 }
 
-async function ours(target: string, threads: number) {
+async function gptStep(target: string, threads: number) {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
   const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
   // The committed generated/ program is what users run; it must equal this compile.
@@ -47,7 +42,8 @@ async function ours(target: string, threads: number) {
   if (JSON.stringify(program) !== JSON.stringify(compiled.program)) throw new Error('generated/gpt_tiny is stale: run npm run generate');
   const ex = await Executor.create(program, source, { batch: cfg.batch, seq: cfg.seq }, { threads });
   initParams(ex, 1);
-  return (tokens: Int32Array, targets: Int32Array) => {
+  const [tokens, targets] = [randomIds(tokensPerStep, cfg.vocab), randomIds(tokensPerStep, cfg.vocab)];
+  return () => {
     ex.input('tokens').set(tokens);
     ex.input('targets').set(targets);
     const loss = ex.forward();
@@ -57,20 +53,64 @@ async function ours(target: string, threads: number) {
   };
 }
 
-const results = [measure('tfm wasm, 1 thread', await ours('wasm', 1)), measure('tfm wasm, 2 threads', await ours('wasm', 2)), measure('tfm ts, 2 threads', await ours('ts', 2))];
-results.push(measure('TensorFlow.js wasm', (await tfjsStep(cfg)).step));
-results.push(measure('jax-js wasm (1 thread)', jaxStep(cfg).step));
+const table = (title: string, rows: Measured[], unit: (m: Measured) => string, ours: Measured) => {
+  console.log(`\n${title}`);
+  for (const r of rows) console.log(`  ${r.name.padEnd(44)} ${unit(r).padStart(16)}`);
+  for (const r of rows) if (r !== ours) console.log(`  ratio ours (wasm, 2 threads) / ${r.name.padEnd(34)} ${(r.ms / ours.ms).toFixed(2)}×`);
+};
 
-const [, us, ...peers] = results;
-console.log(`\nGPT-mini training (vocab ${cfg.vocab}, d_model ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, batch ${cfg.batch} × ${cfg.seq} tokens), median of ${STEPS} steps:`);
-for (const r of results) console.log(`  ${r.name.padEnd(40)} ${r.tokensPerSec.toFixed(0).padStart(6)} tokens/s   loss ${r.firstLoss.toFixed(3)} → ${r.lastLoss.toFixed(3)}`);
-for (const p of peers) console.log(`  ratio ours (2 threads) / ${p.name.padEnd(28)} ${(us.tokensPerSec / p.tokensPerSec).toFixed(2)}`);
-console.log('  (jax-js runs on one thread here: its wasm threads need a global Worker, which Node 20 lacks)');
+// 1. GPT-mini training.
+const gpt: Measured[] = [];
+for (const [target, threads] of [['wasm', 1], ['wasm', 2], ['ts', 2]] as const) gpt.push(await measure(`tfm ${target}, ${threads} thread${threads > 1 ? 's' : ''}`, await gptStep(target, threads), STEPS));
+const tfjs = await tfjsStep(cfg);
+const [tt, ty] = [randomIds(tokensPerStep, cfg.vocab), randomIds(tokensPerStep, cfg.vocab)];
+gpt.push(await measure('TensorFlow.js wasm', () => tfjs.step(tt, ty), STEPS));
+gpt.push(jax('gpt', 1, STEPS), jax('gpt', 2, STEPS));
+table(`GPT-mini training (vocab ${cfg.vocab}, d_model ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, batch ${cfg.batch} × ${cfg.seq}), median of ${STEPS} steps:`, gpt, (m) => `${((tokensPerStep / m.ms) * 1000).toFixed(0)} tokens/s`, gpt[1]);
 
-console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + TypeScript):');
+// 2. 512³ matmul.
+const N = 512;
+const mm: Measured[] = [];
+for (const [layout, attrs] of [['a·b', {}], ['a·bᵀ', { tb: true }], ['aᵀ·b', { ta: true }]] as const) {
+  const dir = `out/bench/matmul-${Object.keys(attrs)[0] ?? 'ab'}`;
+  kernelProgram('matmul', [[N, N], [N, N]], attrs, 'wasm', dir);
+  const { program, source } = loadCompiled(dir);
+  for (const threads of layout === 'a·b' ? [1, 2] : [2]) {
+    const ex = await Executor.create(program, source, {}, { threads });
+    ex.input('x0').set(Float32Array.from({ length: N * N }, () => Math.random() - 0.5));
+    ex.input('x1').set(Float32Array.from({ length: N * N }, () => Math.random() - 0.5));
+    mm.push(await measure(`tfm wasm ${layout}, ${threads} thread${threads > 1 ? 's' : ''}`, () => ex.forward(), 20));
+    ex.close();
+  }
+}
+mm.push(jax('matmul', 1, 20), jax('matmul', 2, 20));
+table(`${N}³ fp32 matmul, median of 20:`, mm, (m) => `${((2 * N ** 3) / m.ms / 1e6).toFixed(1)} GFLOP/s`, mm[1]);
+
+// 3. BERT-mini forward.
+const bert: Measured[] = [];
+{
+  const r = checkFiles(['bench/bert_mini.tfm']);
+  emit(compile(r.models[0], TARGETS.wasm, r.program.sources, { train: false }), 'out/bench/bert_mini');
+  const { program, source } = loadCompiled('out/bench/bert_mini');
+  const tokens = randomIds(BERT_MINI.batch * BERT_MINI.seq, BERT_MINI.vocab);
+  for (const threads of [1, 2]) {
+    const ex = await Executor.create(program, source, { batch: BERT_MINI.batch, seq: BERT_MINI.seq }, { threads });
+    initParams(ex, 1);
+    ex.input('tokens').set(tokens);
+    ex.input('key_mask').fill(1);
+    bert.push(await measure(`tfm wasm, ${threads} thread${threads > 1 ? 's' : ''}`, () => ex.forwardTo('logits')[0], 4, 1));
+    ex.close();
+  }
+}
+bert.push(jax('bert', 1, 3), jax('bert', 2, 3));
+table(`BERT-mini forward (d ${BERT_MINI.d}, ${BERT_MINI.layers} layers, ${BERT_MINI.heads} heads, batch ${BERT_MINI.batch} × ${BERT_MINI.seq}, vocab ${BERT_MINI.vocab}), tokens to logits:`, bert, (m) => `${m.ms.toFixed(0)} ms`, bert[1]);
+
+// 4. Compile times.
+console.log('\ncompile time per spec (check + lower + autodiff + fuse + plan + schedule + WebAssembly):');
 for (const f of readdirSync('specs').filter((x) => x.endsWith('.tfm')).sort()) {
   const t0 = performance.now();
   const r = checkFiles([`specs/${f}`]);
   const c = compile(r.models[0], TARGETS.wasm, r.program.sources);
   console.log(`  ${f.padEnd(28)} ${(performance.now() - t0).toFixed(0).padStart(5)} ms  ${c.kernels.length} kernels`);
 }
+process.exit(0);

@@ -9,7 +9,7 @@ import { makeFolder, writeAtomically } from '../common/files.ts';
 import { programJson } from '../common/program.ts';
 import type { CheckedModel } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { targetNamed } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
@@ -32,19 +32,22 @@ const CACHE_ENTRIES = 64;
  *  content-addressed folder of the compile cache (written once, atomically, by whichever
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
-export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor> {
-  const { program, source } = loadCompiled(programDir(m, opts.train));
+export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string }): Promise<Executor> {
+  const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu'));
   return Executor.create(program, source, dims, { threads: opts.threads ?? 1 });
 }
 
-/** Cache folders already compiled in this process, per model and graph (training or
- *  evaluation): `tfm train` asks for the evaluation program twice (validation, samples). */
-const compiledIn = new WeakMap<CheckedModel, Map<boolean, string>>();
+/** Cache folders already compiled in this process, per model, graph (training or
+ *  evaluation) and target: `tfm train` asks for the evaluation program twice (validation,
+ *  samples). */
+const compiledIn = new WeakMap<CheckedModel, Map<string, string>>();
 
-function programDir(m: CheckedModel, train: boolean): string {
-  const known = compiledIn.get(m)?.get(train);
+function programDir(m: CheckedModel, train: boolean, targetName: string): string {
+  const target = targetNamed(targetName);
+  const key = `${train}:${target.name}`;
+  const known = compiledIn.get(m)?.get(key);
   if (known) return known;
-  const compiled = compile(m, tsTarget, undefined, { train });
+  const compiled = compile(m, target, undefined, { train });
   const program = programJson(compiled.program);
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(program);
   for (const [name, text] of Object.entries(compiled.files).sort(([x], [y]) => x.localeCompare(y))) hash.update('\0').update(name).update('\0').update(text);
@@ -68,7 +71,7 @@ function programDir(m: CheckedModel, train: boolean): string {
     utimesSync(dir, now, now);
   }
   if (!compiledIn.has(m)) compiledIn.set(m, new Map());
-  compiledIn.get(m)!.set(train, dir);
+  compiledIn.get(m)!.set(key, dir);
   return dir;
 }
 
@@ -92,13 +95,13 @@ export function specHash(m: CheckedModel): string {
 }
 
 /** What `tfm train` needs of a checked decoder spec, compiled on demand. */
-export function trainModel(m: CheckedModel): TrainModel {
+export function trainModel(m: CheckedModel, target = 'cpu'): TrainModel {
   return {
     name: m.model.name,
     vocab: m.model.embed!.tokens!.vocab.value,
     context: m.model.inputs.tokens?.context?.value ?? m.model.embed?.positions?.length?.value,
     specials: m.model.vocabulary.specials.map((s) => s.value),
     specHash: specHash(m),
-    executor: (dims, opts) => compileExecutor(m, dims, opts),
+    executor: (dims, opts) => compileExecutor(m, dims, { ...opts, target }),
   };
 }

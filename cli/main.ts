@@ -53,6 +53,9 @@ function summary(diags: Diagnostic[], files: number, models: number): string {
   return `${errors ? 'failed' : 'ok'}: ${plural(files, 'file')}, ${plural(models, 'model')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
 }
 
+/** `--target` of the commands that run a model: a CPU target (the GPU target runs elsewhere). */
+const runTarget = () => new Option('-t, --target <target>', `CPU target to compile for and run on (cpu: the fastest, now ${TARGET_ALIASES.cpu}; ts: the readable TypeScript reference)`).choices(['cpu', 'wasm', 'ts']).default('cpu');
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('tfm')
@@ -128,7 +131,8 @@ Exit codes:
     .requiredOption('--tokens <file>', 'token ids: JSON ([..] or [[..], ..]) or text (whitespace-separated, a row per line)')
     .option('--targets <file>', 'target ids of the same shape, for the loss')
     .option('-o, --out <file>', 'write logits to .json or .npy')
-    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }) => (await weightsModule()).forwardCommand(spec, opts));
+    .addOption(runTarget())
+    .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string; target: string }) => (await weightsModule()).forwardCommand(spec, opts));
 
   program
     .command('train')
@@ -151,6 +155,7 @@ Exit codes:
     .option('--resume', 'continue from the newest checkpoint in the run folder')
     .option('--seed <n>', 'seed for initialisation, data order and dropout', '1')
     .option('--threads <n>', 'CPU threads (1 or 2)', '2')
+    .addOption(runTarget())
     .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
 

@@ -11,7 +11,7 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
   const m = checkedModel(spec);
   if (m.model.layout?.value !== 'decoder' || m.model.objective?.kind.value !== 'clm') throw new TfmError('TFM4002', '`tfm train` pretrains decoder models with `objective clm` so far');
   const threads = int(o.threads, 'threads');
-  const result = await train(trainModel(m), {
+  const result = await train(trainModel(m, String(o.target ?? 'cpu')), {
     data: String(o.data),
     tokenizer: o.tokenizer as TokenizerKind,
     steps: int(o.steps, 'steps'),

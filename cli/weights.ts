@@ -56,7 +56,7 @@ export function parseIds(text: string, json: boolean, path: string, what = 'toke
   return rows as number[][];
 }
 
-export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string }): Promise<void> {
+export async function forwardCommand(spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string; target?: string }): Promise<void> {
   const m = checkedModel(spec);
   if (m.model.layout?.value === 'encoder_decoder' || m.model.embed?.patches) throw new TfmError('TFM4002', '`tfm forward` runs token models with one stack (decoder or encoder) so far');
   const rows = readIds(opts.tokens, 'token ids');
@@ -72,7 +72,7 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
   if (ctx && rows[0].length > ctx) throw new TfmError('TFM5008', `${rows[0].length} tokens per row exceed the context of ${ctx}`);
   if (opts.out) checkWritable(opts.out, 'logits');
   const dims = { batch: rows.length, seq: rows[0].length };
-  const ex = await compileExecutor(m, dims, { train: false });
+  const ex = await compileExecutor(m, dims, { train: false, target: opts.target });
   try {
     const { params } = readWeights(opts.checkpoint, ex.program);
     for (const [name, t] of params) ex.param(name).set(t.data);

@@ -204,6 +204,20 @@ export class Executor {
     return this.output('loss')[0];
   }
 
+  /** Runs the forward steps up to the one that writes output `name` (the logits, say), and
+   *  returns that output: inference without the loss. */
+  forwardTo(name: string): Buffer {
+    const id = this.program.outputs[name];
+    if (id === undefined) throw new Error(`program has no output ${name}`);
+    let last = -1;
+    this.forwardSteps.forEach((k, at) => {
+      if (this.program.steps[k].args.slice(-this.program.steps[k].outputs).includes(id)) last = at;
+    });
+    if (last < 0) throw new Error(`no forward step writes ${name}`);
+    for (const k of this.forwardSteps.slice(0, last + 1)) this.run(k);
+    return this.mem.buffers[id];
+  }
+
   /** Runs the backward pass (after `forward`), filling every `grad:<param>` output. */
   backward(): void {
     for (const k of this.backwardSteps) this.run(k);

@@ -35,7 +35,7 @@ if (task === 'gpt') {
   const { BERT_MINI } = await import('../configs.ts');
   const forward = jaxBertForward(BERT_MINI);
   const tokens = Int32Array.from({ length: BERT_MINI.batch * BERT_MINI.seq }, () => Math.floor(Math.random() * BERT_MINI.vocab));
-  result = await measure(name, () => forward(tokens), reps);
+  result = await measure(name, () => forward(tokens), reps, 1);
 } else throw new Error(`unknown task ${task}`);
 console.log(JSON.stringify(result));
 process.exit(0);
