@@ -5,6 +5,7 @@ import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { targetNamed } from '../compiler/targets/index.ts';
+import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { MissingKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel, LoweringError } from '../compiler/lower.ts';
@@ -35,8 +36,9 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
       if (opts.emit === 'ir') process.stdout.write(printGraph(compiled.graph, result.program.sources));
       else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
       else if (opts.emit === 'code' || opts.emit === 'ts') {
-        // The readable files: TypeScript, or the WebAssembly text (not the binary).
-        for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
+        // The readable code: TypeScript, or the WebAssembly module as text.
+        if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, true).text);
+        else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
       } else {
         const written = emit(compiled, join(opts.out, m.model.name, target.name));
         // Peak training memory at batch 1 and the full context, with and without buffer reuse.

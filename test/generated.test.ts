@@ -6,19 +6,24 @@ import { describe, expect, it } from 'vitest';
 import { programJson } from '../common/program.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { tsTarget } from '../compiler/targets/ts/index.ts';
+import { TARGETS } from '../compiler/targets/index.ts';
+
+const same = (a: string | Uint8Array, b: string | Uint8Array) => (typeof a === 'string' ? a === b : typeof b !== 'string' && Buffer.from(a).equals(Buffer.from(b)));
 
 const specs = readdirSync('specs').filter((f) => f.endsWith('.tfm')).sort();
 
 describe('generated/', () => {
-  it.each(specs)('%s: committed CPU output is up to date', (file) => {
+  it.each(specs.flatMap((s) => Object.keys(TARGETS).map((t) => [s, t] as const)))('%s: committed %s output is up to date', (file, target) => {
     const r = checkFiles([`specs/${file}`]);
     for (const m of r.models) {
-      const c = compile(m, tsTarget, r.program.sources);
-      const dir = `generated/${m.model.name}/ts`;
-      expect(existsSync(`${dir}/kernels.ts`), `${dir} is missing: run npm run generate`).toBe(true);
-      expect(readFileSync(`${dir}/kernels.ts`, 'utf8') === c.files['kernels.ts'], `${dir}/kernels.ts is stale: run npm run generate`).toBe(true);
+      const c = compile(m, TARGETS[target], r.program.sources);
+      const dir = `generated/${m.model.name}/${target}`;
+      for (const [name, data] of Object.entries(c.files)) {
+        expect(existsSync(`${dir}/${name}`), `${dir}/${name} is missing: run npm run generate`).toBe(true);
+        expect(same(typeof data === 'string' ? readFileSync(`${dir}/${name}`, 'utf8') : readFileSync(`${dir}/${name}`), data), `${dir}/${name} is stale: run npm run generate`).toBe(true);
+      }
       expect(readFileSync(`${dir}/program.json`, 'utf8') === programJson(c.program), `${dir}/program.json is stale: run npm run generate`).toBe(true);
+      expect(readdirSync(dir).sort()).toEqual([...Object.keys(c.files), 'program.json'].sort());
     }
   });
 
@@ -28,12 +33,12 @@ describe('generated/', () => {
     expect(dirs.sort()).toEqual([...new Set(models)].sort());
   });
 
-  it('compiles byte-identically twice', () => {
+  it.each(Object.keys(TARGETS))('compiles byte-identically twice for %s', (target) => {
     const r = checkFiles(['specs/gpt3_small.tfm']);
-    const a = compile(r.models[0], tsTarget, r.program.sources);
-    const b = compile(checkFiles(['specs/gpt3_small.tfm']).models[0], tsTarget, r.program.sources);
-    expect(b.files['kernels.ts'] === a.files['kernels.ts']).toBe(true);
+    const a = compile(r.models[0], TARGETS[target], r.program.sources);
+    const b = compile(checkFiles(['specs/gpt3_small.tfm']).models[0], TARGETS[target], r.program.sources);
+    for (const name of Object.keys(a.files)) expect(same(a.files[name], b.files[name]), name).toBe(true);
     expect(JSON.stringify(b.program)).toBe(JSON.stringify(a.program));
-    expect(a.files['kernels.ts']).not.toMatch(/\/work\/|\d{4}-\d\d-\d\dT/); // no absolute paths, no timestamps
+    for (const text of Object.values(a.files)) if (typeof text === 'string') expect(text).not.toMatch(/\/work\/|\d{4}-\d\d-\d\dT/); // no absolute paths, no timestamps
   });
 });

@@ -13,7 +13,7 @@
 // Edges (rows past the last whole tile, columns past the last whole tile, p past the last
 // whole vector) run as scalar dot products. The epilogue runs per element, as written by
 // the builder. Contractions of any other layout keep the scalar 4×4 register tile.
-import { add, bin, call, declared, f, i, lane, let_, loop, matchContraction, mul, set, splat, sub, substitute, substituteExpr, v, vload, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { add, bin, call, declared, f, i, lane, let_, loop, matchContraction, mul, select, set, splat, sub, substitute, substituteExpr, v, vload, walkKernel, type Contraction, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { registerTile } from './register-tile.ts';
 
 const ROWS = 4;
@@ -105,6 +105,63 @@ function put(c: Contraction, acc: KExpr, ii: KExpr, jj: KExpr, tag: string): KSt
   return [let_(`acc${tag}`, acc), ...substitute(c.epilogue, { [c.i]: ii, [c.j]: jj, [c.acc]: v(`acc${tag}`) }, (n) => (locals.has(n) ? `${n}${tag}` : n))];
 }
 
+/** The epilogue of four neighbouring columns from one accumulator vector, as vector code,
+ *  when it only does f32 arithmetic on the accumulator and on loads that run along the
+ *  columns (stride 1) or stay put (stride 0), and stores along the columns: a matmul's
+ *  store, a bias add. Undefined for anything else (an activation's transcendental). */
+function vectorEpilogue(c: Contraction, acc: KExpr, ii: KExpr, j0: KExpr, tag: string): KStmt[] | undefined {
+  const locals = new Set<string>();
+  const vec = (e: KExpr): KExpr | undefined => {
+    switch (e.k) {
+      case 'num':
+        return e.t === 'f32' ? splat(e) : undefined;
+      case 'var':
+        return e.name === c.acc ? acc : locals.has(e.name) ? v(`${e.name}${tag}`) : undefined;
+      case 'load': {
+        const idx = substituteExpr(e.idx, { [c.i]: ii, [c.j]: j0 });
+        const s = stride(e.idx, c.j);
+        if (mentionsAny(e.idx, locals) || mentionsAny(e.idx, new Set([c.acc]))) return undefined;
+        return s === 1 ? vload(e.buf, idx) : s === 0 ? splat({ ...e, idx }) : undefined;
+      }
+      case 'bin': {
+        if (!['+', '-', '*', '/'].includes(e.op)) return undefined;
+        const [a, b] = [vec(e.a), vec(e.b)];
+        return a && b ? { ...e, a, b } : undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+  const out: KStmt[] = [];
+  for (const s of c.epilogue) {
+    if (s.k === 'let' && s.t === 'f32') {
+      const e = vec(s.e);
+      if (!e) return undefined;
+      out.push(let_(`${s.v}${tag}`, e, 'f32x4'));
+      locals.add(s.v);
+    } else if (s.k === 'store' && !s.accumulate && stride(s.idx, c.j) === 1 && !mentionsAny(s.idx, locals)) {
+      const e = vec(s.e);
+      if (!e) return undefined;
+      out.push({ ...s, idx: substituteExpr(s.idx, { [c.i]: ii, [c.j]: j0 }), e });
+    } else return undefined;
+  }
+  return out;
+}
+
+/** The epilogue of four neighbouring columns one lane at a time, in a loop over the lane
+ *  (a select picks it: extract_lane needs a constant) so the code is not repeated four times. */
+function laneEpilogue(c: Contraction, acc: KExpr, ii: KExpr, j0: KExpr, tag: string): KStmt[] {
+  const l = v(`l${tag}`);
+  const pick = select(bin('==', l, i(0)), lane(acc, 0), select(bin('==', l, i(1)), lane(acc, 1), select(bin('==', l, i(2)), lane(acc, 2), lane(acc, 3))));
+  return [loop(`l${tag}`, i(4), put(c, pick, ii, add(j0, l), tag))];
+}
+
+function mentionsAny(e: KExpr, names: Set<string>): boolean {
+  let found = false;
+  walkKernel([{ k: 'let', v: '_', t: 'f32', e }], { expr: (x) => (found ||= x.k === 'var' && names.has(x.name)) });
+  return found;
+}
+
 /** A scalar dot product and its epilogue (the edges). */
 function dot(c: Contraction, ii: KExpr, jj: KExpr, tag: string): KStmt[] {
   return [let_(`s${tag}`, f(0), 'f32', true), loop('p', c.P, [set(`s${tag}`, mul(X(c, ii, v('p')), Y(c, v('p'), jj)), '+')]), ...put(c, v(`s${tag}`), ii, jj, `e${tag}`)];
@@ -125,7 +182,7 @@ function columnTile(c: Contraction): KStmt[] {
       ...Q.map((q) => let_(`b${q}`, vload(buf(c.y), idx(Y(c, v('p'), col(q)))), 'f32x4')),
       ...R.flatMap((a) => [let_(`a${a}`, splat(X(c, row(a), v('p'))), 'f32x4'), ...Q.map((q) => set(`c${a}${q}`, mul(v(`a${a}`), v(`b${q}`)), '+'))]),
     ]),
-    ...R.flatMap((a) => Q.flatMap((q) => [0, 1, 2, 3].flatMap((l) => put(c, lane(v(`c${a}${q}`), l), row(a), add(col(q), i(l)), `${a}${q}${l}`)))),
+    ...R.flatMap((a) => Q.flatMap((q) => vectorEpilogue(c, v(`c${a}${q}`), row(a), col(q), `${a}${q}`) ?? laneEpilogue(c, v(`c${a}${q}`), row(a), col(q), `${a}${q}`))),
   ];
   const edge = nFull < c.N ? [loop('jj', i(c.N), R.flatMap((a) => dot(c, row(a), v('jj'), String(a))), false, i(nFull))] : [];
   return frame(c, CROWS, nFull, COLS, tile, edge);

@@ -1,18 +1,29 @@
 // The WebAssembly SIMD CPU target: the same kernels as the TypeScript target, as one Wasm
 // module with 128-bit SIMD that every thread instantiates over one shared memory. Its
-// schedule vectorizes and register-tiles contractions (simd-tile.ts); the renderer writes
-// kernels.wasm and its text form kernels.wat (for review) beside program.json.
+// schedule register-tiles and vectorizes contractions (simd-tile.ts), then vectorizes the
+// innermost loops it can (vectorize.ts). It writes kernels.wasm and, for review, kernels.kir:
+// the scheduled kernel IR as text, which the module lowers one to one (`tfm compile --emit
+// code --target wasm` prints the full WebAssembly text instead).
 import type { Target } from '../target.ts';
 import { renderWasm } from './render.ts';
 import { simdTile } from '../../passes/schedule/simd-tile.ts';
 import { vectorize } from '../../passes/schedule/vectorize.ts';
+import { printKernel } from '../../codegen/print-kir.ts';
+import { commentText, sourcePath } from '../ts/render.ts';
 
 export const wasmTarget: Target = {
   name: 'wasm',
   description: 'WebAssembly with 128-bit SIMD over shared memory (the fast CPU target)',
   schedule: [simdTile(), vectorize()],
   render: (kernels, ctx) => {
-    const { binary, text } = renderWasm(kernels, ctx);
-    return { 'kernels.wasm': binary, 'kernels.wat': text };
+    const { binary } = renderWasm(kernels, ctx);
+    const where = (k: (typeof kernels)[number]) => {
+      const f = k.span && ctx.sources?.get(k.span.file);
+      if (!f) return undefined;
+      const p = f.position(k.span!.start);
+      return `${sourcePath(k.span!.file)}:${p.line}:${p.col}`;
+    };
+    const text = [...ctx.header.map((l) => `// ${commentText(l)}`), '// The scheduled kernel IR that kernels.wasm lowers one to one (f32x4: four f32 lanes; `a[i .. +4]`: four elements from i).', '', ...kernels.map((k) => `${printKernel(k, where(k))}\n`)].join('\n');
+    return { 'kernels.wasm': binary, 'kernels.kir': text };
   },
 };

@@ -11,7 +11,6 @@
 import binaryen from 'binaryen';
 import { parallelSplit, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
-import { commentText } from '../ts/render.ts';
 import type { RenderContext } from '../target.ts';
 
 type Ref = number;
@@ -28,7 +27,7 @@ function wasmType(t: EType): binaryen.Type {
   return t === 'f32' ? binaryen.f32 : t === 'f64' ? binaryen.f64 : t === 'f32x4' ? binaryen.v128 : binaryen.i32;
 }
 
-export function renderWasm(kernels: Kernel[], ctx: RenderContext): WasmModule {
+export function renderWasm(kernels: Kernel[], _ctx: RenderContext, wat = false): WasmModule {
   const m = new binaryen.Module();
   m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.Atomics | binaryen.Features.BulkMemory | binaryen.Features.SignExt | binaryen.Features.MutableGlobals);
   // Shared memories need a declared maximum; the host creates the memory with its own size.
@@ -42,12 +41,9 @@ export function renderWasm(kernels: Kernel[], ctx: RenderContext): WasmModule {
   if (!m.validate()) throw new Error('internal: the Wasm module does not validate');
   binaryen.setOptimizeLevel(2);
   binaryen.setShrinkLevel(0);
-  binaryen.setDebugInfo(true); // keep local names in the text form
   m.optimize();
   const binary = m.emitBinary();
-  const header = ctx.header.map((l) => `;; ${commentText(l)}`).join('\n');
-  const docs = kernels.map((k) => `;; ${k.name}: ${commentText(k.doc.split('\n')[0])}`).join('\n');
-  const text = `${header}\n;; WebAssembly text of kernels.wasm (binaryen -O2, SIMD128).\n${docs}\n${m.emitText()}`;
+  const text = wat ? m.emitText() : '';
   m.dispose();
   return { binary, text };
 }
