@@ -20,7 +20,7 @@ describe('code injection through paths and import strings', () => {
     const specName = 'evil\nglobalThis.__pwnedName = 1;\n.tfm';
     writeFileSync(join(dir, specName), `import "${importName}"\nmodel child extends base {\n  dims {\n    layers = 1\n  }\n}\n`);
 
-    const r = tfm(['compile', specName, '-o', 'out'], { cwd: dir });
+    const r = tfm(['compile', specName, '--target', 'ts', '-o', 'out'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     const source = readFileSync(join(dir, 'out/child/ts/kernels.ts'), 'utf8');
     // Every line that mentions the attack is a comment line; the escapes are visible.
@@ -43,7 +43,7 @@ describe('code injection through paths and import strings', () => {
     const dir = fresh('abs');
     const spec = join(dir, 'tiny.tfm');
     writeFileSync(spec, TINY_SPEC);
-    const r = tfm(['compile', spec, '--emit', 'ts']);
+    const r = tfm(['compile', spec, '--target', 'ts', '--emit', 'ts']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('from tiny.tfm (model `tiny`)');
     expect(r.stdout).not.toContain(dir);
