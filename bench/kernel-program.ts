@@ -7,6 +7,7 @@ import { parallelSplit } from '../compiler/codegen/kir.ts';
 import { Graph, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
+import { scheduled } from '../compiler/targets/target.ts';
 import { writeAtomically } from '../common/files.ts';
 import { programJson, type Program } from '../common/program.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
@@ -16,7 +17,7 @@ export function kernelProgram(op: string, inputs: IrShape[], attrs: Record<strin
   const ins = inputs.map((s, k) => g.input(`x${k}`, s, 'f32'));
   const [out] = emit(g, op, ins, attrs);
   const t = TARGETS[target];
-  const kernels = [buildKernel(g.nodes[0], 'kernel'), ...optimizerKernels()].map((k) => t.schedule.reduce((x, pass) => pass(x), k));
+  const kernels = [buildKernel(g.nodes[0], 'kernel'), ...optimizerKernels()].map((k) => scheduled(t, k));
   const program: Program = {
     spec: 'bench',
     model: op,

@@ -1,5 +1,6 @@
 // Source files and spans. A span is a half-open byte range [start, end) in one file;
 // line and column are derived on demand so that every phase can carry spans cheaply.
+import { basename, isAbsolute } from 'node:path';
 
 export interface Span {
   file: string;
@@ -64,4 +65,19 @@ export function spanOf(file: string, start: number, end: number): Span {
 
 export function joinSpans(a: Span, b: Span): Span {
   return { file: a.file, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
+}
+
+/** Spec paths as generated code shows them: relative to the working folder as given, or for
+ *  a file outside it its name alone — never an absolute path of the machine that compiled. */
+export function sourcePath(file: string): string {
+  return isAbsolute(file) ? basename(file) : file;
+}
+
+/** Where a span starts, as generated code names it (`specs/gpt_tiny.tfm:24:5`), when its
+ *  file is among the sources. */
+export function spanAt(span: Span | undefined, sources: SourceMap | undefined): string | undefined {
+  const f = span && sources?.get(span.file);
+  if (!f) return undefined;
+  const p = f.position(span!.start);
+  return `${sourcePath(span!.file)}:${p.line}:${p.col}`;
 }

@@ -12,7 +12,7 @@ import { runReference, valueOf } from '../compiler/reference.ts';
 import { Executor } from '../runtime/executor.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { randomInputs, randomParams } from './support/random.ts';
-import { relErr } from './support/compare.ts';
+import { l2, relErr } from './support/compare.ts';
 
 function compileAndLoad(spec: string, target: string) {
   const r = checkFiles([`specs/${spec}.tfm`]);
@@ -52,11 +52,6 @@ describe('generated CPU kernels match the float64 reference', () => {
     expect(Math.abs(loss - refLoss) / Math.abs(refLoss)).toBeLessThan(1e-4);
     expect(relErr(ex.output('logits'), valueOf(ref, graph.outputs.get('logits')!).data)).toBeLessThan(1e-4);
     const grads = program.params.map((p) => valueOf(ref, graph.outputs.get(`grad:${p.name}`)!).data as Float64Array);
-    const l2 = (g: ArrayLike<number>) => {
-      let s = 0;
-      for (let e = 0; e < g.length; e++) s += g[e] * g[e];
-      return Math.sqrt(s);
-    };
     const norm = Math.sqrt(grads.reduce((acc, g) => acc + l2(g) ** 2, 0));
     program.params.forEach((p, k) => {
       // A gradient that is zero in exact arithmetic (a key bias under softmax's shift

@@ -9,6 +9,7 @@ import { buildKernel } from '../compiler/codegen/kernels.ts';
 import { call, dim, load, loop, parallelSplit, store, v } from '../compiler/codegen/kir.ts';
 import { renderTs } from '../compiler/targets/ts/render.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
+import { scheduled } from '../compiler/targets/target.ts';
 import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
@@ -41,6 +42,11 @@ const CASES: Case[] = [
   { name: 'attention, causal, 2 heads', op: 'attention', inputs: [{ shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }], attrs: { heads: 2, kv_heads: 2, head_dim: 4, scale: 0.5, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
 ];
 
+/** A rendered module over `memory`, with the imports the runtime gives it (runtime/kernels.ts). */
+async function instantiate(binary: Uint8Array, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+}
+
 async function run(c: Case, target: string) {
   const g = new Graph('k');
   const dims = c.dims ?? {};
@@ -49,7 +55,7 @@ async function run(c: Case, target: string) {
   const data = c.inputs.map((x) => (x.int ? Int32Array.from({ length: numel(x.shape, dims) }, () => Math.floor(Math.random() * x.int!)) : Float64Array.from({ length: numel(x.shape, dims) }, randn)));
   const ref = runReference(g, { params: new Map(), inputs: new Map(c.inputs.map((_, k) => [`x${k}`, data[k]])), dims });
   // As the target runs it: after its schedule (register tiling, vectorization).
-  const kernel = TARGETS[target].schedule.reduce((k, pass) => pass(k), buildKernel(g.nodes[0], 'kernel'));
+  const kernel = scheduled(TARGETS[target], buildKernel(g.nodes[0], 'kernel'));
   const split = parallelSplit(kernel) !== undefined;
   const outputs = g.nodes[0].outputs.map((o) => numel(o.shape, dims));
   const want = ref.get(out.id)!.data;
@@ -60,7 +66,7 @@ async function run(c: Case, target: string) {
     const offsets = sizes.map((_, k) => sizes.slice(0, k).reduce((a, n) => a + Math.ceil(n / 4) * 16, 0));
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
     const { binary } = renderWasm([kernel], { header: ['test kernel'] });
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+    const instance = await instantiate(binary, memory);
     const fn = instance.exports.kernel as (...a: number[]) => void;
     data.forEach((d, k) => (d instanceof Int32Array ? new Int32Array(memory.buffer, offsets[k], d.length).set(d) : new Float32Array(memory.buffer, offsets[k], d.length).set(d)));
     return { want, splittable: split, run: (parts: number) => {
@@ -113,7 +119,7 @@ describe('WebAssembly math functions', () => {
     const n = 1 << 16;
     const k = { name: 'k', doc: '', buffers: [{ name: 'x', t: 'f32' as const, access: 'read' as const }, { name: 'y', t: 'f32' as const, access: 'write' as const }], dims: ['n'], body: [loop('o', dim('n'), [store('y', v('o'), call(fn, load('x', v('o'))))])] };
     const memory = new WebAssembly.Memory({ initial: 8, maximum: 8, shared: true });
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(renderWasm([k], { header: [] }).binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+    const instance = await instantiate(renderWasm([k], { header: [] }).binary, memory);
     const x = new Float32Array(memory.buffer, 0, n);
     for (let e = 0; e < n; e++) x[e] = (Math.random() - 0.5) * range * Math.random() ** 3;
     x.set([-Infinity, Infinity, 0, -0, 1e-30, -3e-8, 88.8, -104, 0.01, -0.0099], 0);

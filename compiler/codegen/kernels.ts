@@ -2,7 +2,7 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mapStmts, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
@@ -399,7 +399,7 @@ function addNormKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const D = lastOf(x.shape);
   const hasBias = n.inputs.length === 4; // x, y, g[, b]
   const xhat = mul(sub(load('sum', add(v('o'), v('k'))), v('mean')), v('rstd'));
-  const stats = rowStats(kind, D, n.attrs.eps as number).map((s) => renameLoads(s, 'x', 'sum'));
+  const stats = mapStmts(rowStats(kind, D, n.attrs.eps as number), (e) => (e.k === 'load' && e.buf === 'x' ? { ...e, buf: 'sum' } : e));
   return {
     doc: `fused residual add + ${kind} over the last dim (${D}): writes the sum and the normed row`,
     buffers: [rd('x'), rd('y'), rd('g'), ...(hasBias ? [rd('b')] : []), wr('sum'), wr('out')],
@@ -412,41 +412,6 @@ function addNormKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
       ], true),
     ],
   };
-}
-
-function renameLoads(s: KStmt, from: string, to: string): KStmt {
-  const e = (x: KExpr): KExpr => {
-    switch (x.k) {
-      case 'load':
-        return { ...x, buf: x.buf === from ? to : x.buf, idx: e(x.idx) };
-      case 'bin':
-        return { ...x, a: e(x.a), b: e(x.b) };
-      case 'neg':
-      case 'cast':
-      case 'splat':
-      case 'lane':
-        return { ...x, a: e(x.a) };
-      case 'call':
-        return { ...x, args: x.args.map(e) };
-      case 'select':
-        return { ...x, c: e(x.c), a: e(x.a), b: e(x.b) };
-      default:
-        return x;
-    }
-  };
-  switch (s.k) {
-    case 'for':
-      return { ...s, from: e(s.from), to: e(s.to), body: s.body.map((b) => renameLoads(b, from, to)) };
-    case 'let':
-    case 'set':
-      return { ...s, e: e(s.e) };
-    case 'store':
-      return { ...s, idx: e(s.idx), e: e(s.e) };
-    case 'if':
-      return { ...s, c: e(s.c), then: s.then.map((b) => renameLoads(b, from, to)), else: s.else?.map((b) => renameLoads(b, from, to)) };
-    default:
-      return s;
-  }
 }
 
 /** Rotary positions (rotate-half form): each pair (d, d + hd/2) of every head turned by

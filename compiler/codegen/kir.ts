@@ -88,6 +88,8 @@ export const cast = (t: ScalarType, a: KExpr): KExpr => ({ k: 'cast', t, a });
 export const vload = (buf: string, idx: KExpr): KExpr => ({ k: 'vload', buf, idx });
 export const splat = (a: KExpr): KExpr => ({ k: 'splat', a });
 export const lane = (a: KExpr, n: number): KExpr => ({ k: 'lane', a, lane: n });
+/** The sum of a vector's four lanes, pairwise. */
+export const hsum = (x: KExpr): KExpr => add(add(lane(x, 0), lane(x, 1)), add(lane(x, 2), lane(x, 3)));
 /** An integer (an index, a dim) as a float operand. */
 export const toF = (a: KExpr): KExpr => (a.k === 'num' ? f(a.v) : cast('f32', a));
 
@@ -167,7 +169,7 @@ export function parallelSplit(k: Kernel): number | undefined {
 /** What names mean inside a kernel: buffers by element type, locals by declared type. */
 export interface TypeEnv {
   buffers: Map<string, ElemType>;
-  vars: Map<string, KType>;
+  vars: { get(name: string): KType | undefined };
 }
 
 export class KernelTypeError extends Error {}
@@ -375,10 +377,11 @@ export function substituteExpr(e: KExpr, values: Record<string, KExpr>): KExpr {
   return mapExpr(e, (x) => (x.k === 'var' ? (values[x.name] ?? x) : x.k === 'bin' ? bin(x.op, x.a, x.b) : x));
 }
 
-/** Whether an expression mentions a local. */
-export function mentions(e: KExpr, name: string): boolean {
+/** Whether an expression mentions a local (by name, or any the predicate accepts). */
+export function mentions(e: KExpr, name: string | ((name: string) => boolean)): boolean {
+  const hit = typeof name === 'string' ? (n: string) => n === name : name;
   let found = false;
-  walkKernel([{ k: 'let', v: '_', t: 'f32', e }], { expr: (x) => (found ||= x.k === 'var' && x.name === name) });
+  walkKernel([{ k: 'let', v: '_', t: 'f32', e }], { expr: (x) => (found ||= x.k === 'var' && hit(x.name)) });
   return found;
 }
 

@@ -21,3 +21,8 @@ export interface Target {
   /** The generated files of a compiled model, by name (program.json is written by the driver). */
   render(kernels: Kernel[], ctx: RenderContext): Record<string, string | Uint8Array>;
 }
+
+/** A kernel after a target's schedule passes, in order. */
+export function scheduled(target: Target, k: Kernel): Kernel {
+  return target.schedule.reduce((x, pass) => pass(x), k);
+}

@@ -12,14 +12,30 @@ export function registerTile(T = 4) {
   }) });
 }
 
+/** The pieces every schedule of a contraction is made of: X and Y at given indices, the
+ *  epilogue of one element, and a scalar dot product with its epilogue (for edges). */
+export function contractionParts(c: Contraction) {
+  const locals = declared(c.epilogue);
+  const X = (ii: KExpr, p: KExpr) => substituteExpr(c.x, { [c.i]: ii, [c.p]: p });
+  const Y = (p: KExpr, jj: KExpr) => substituteExpr(c.y, { [c.j]: jj, [c.p]: p });
+  /** The epilogue of element (ii, jj), its locals suffixed by `tag`. The accumulator is a
+   *  local, or an expression (a vector lane) that a local `acc<tag>` then holds. */
+  const put = (acc: KExpr, ii: KExpr, jj: KExpr, tag: string): KStmt[] => {
+    const held = acc.k === 'var' ? acc : v(`acc${tag}`);
+    return [...(acc.k === 'var' ? [] : [let_(`acc${tag}`, acc)]), ...substitute(c.epilogue, { [c.i]: ii, [c.j]: jj, [c.acc]: held }, (n) => (locals.has(n) ? `${n}${tag}` : n))];
+  };
+  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [
+    let_(`acc${tag}`, { k: 'num', v: 0, t: 'f32' }, 'f32', true),
+    loop('p', c.P, [set(`acc${tag}`, mul(X(ii, v('p')), Y(v('p'), jj)), '+')]),
+    ...put(v(`acc${tag}`), ii, jj, `e${tag}`),
+  ];
+  return { X, Y, put, dot };
+}
+
 function tile(c: Contraction, T: number): KStmt[] {
   const R = [...Array(T).keys()];
   const nFull = c.N - (c.N % T);
-  const locals = declared(c.epilogue);
-  /** The epilogue of element (ii, jj) with its accumulator, its locals suffixed by `tag`. */
-  const put = (acc: string, ii: KExpr, jj: KExpr, tag: string) => substitute(c.epilogue, { [c.i]: ii, [c.j]: jj, [c.acc]: v(acc) }, (n) => (locals.has(n) ? `${n}${tag}` : n));
-  const X = (ii: KExpr, p: KExpr) => substituteExpr(c.x, { [c.i]: ii, [c.p]: p });
-  const Y = (p: KExpr, jj: KExpr) => substituteExpr(c.y, { [c.j]: jj, [c.p]: p });
+  const { X, Y, put, dot } = contractionParts(c);
   const row = (a: number) => add(v('i0'), i(a));
   const col = (b: number) => add(v('j0'), i(b));
   const body: KStmt[] = [
@@ -29,12 +45,7 @@ function tile(c: Contraction, T: number): KStmt[] {
       ...R.map((b) => let_(`b${b}`, Y(v('p'), col(b)))),
       ...R.flatMap((a) => R.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))),
     ]),
-    ...R.flatMap((a) => R.flatMap((b) => put(`c${a}${b}`, row(a), col(b), `${a}${b}`))),
-  ];
-  const dot = (ii: KExpr, jj: KExpr, tag = ''): KStmt[] => [
-    let_(`acc${tag}`, { k: 'num', v: 0, t: 'f32' }, 'f32', true),
-    loop('p', c.P, [set(`acc${tag}`, mul(X(ii, v('p')), Y(v('p'), jj)), '+')]),
-    ...put(`acc${tag}`, ii, jj, `e${tag}`),
+    ...R.flatMap((a) => R.flatMap((b) => put(v(`c${a}${b}`), row(a), col(b), `${a}${b}`))),
   ];
   return [
     let_('mFull', sub(c.M, bin('%', c.M, i(T))), 'i32'),

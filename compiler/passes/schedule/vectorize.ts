@@ -6,24 +6,22 @@
 // multiple of four) run as the original scalar loop. Loops with anything else (calls,
 // selects, conditions, integer locals, gathers, stores that do not move along the loop)
 // stay scalar. The attention, norm and softmax loops over head_dim / d_model are the ones
-// this reaches.
-import { add, bin, i, lane, let_, set, splat, sub, v, vload, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
-import { stride } from './simd-tile.ts';
+// this reaches. `vectorExpr` and `stride` serve the SIMD tiles too (simd-tile.ts).
+import { add, bin, hsum, i, let_, mentions, set, splat, sub, v, vload, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 
 export function vectorize() {
   return (k: Kernel): Kernel => {
     let fresh = 0;
-    const bufferType = new Map(k.buffers.map((b) => [b.name, b.t]));
+    const buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
     const block = (stmts: KStmt[], outer: Map<string, KType>): KStmt[] => {
       const scope = new Map(outer);
       const out: KStmt[] = [];
       for (const s of stmts) {
         if (s.k === 'let') scope.set(s.v, s.t);
         if (s.k === 'for') {
-          const inner = new Map(scope).set(s.v, 'i32' as KType);
-          const plan = (s.step ?? 1) === 1 && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizable(s, scope, bufferType) : undefined;
-          if (plan) out.push(...rewrite(s, plan, fresh++));
-          else out.push({ ...s, body: block(s.body, inner) });
+          const vector = (s.step ?? 1) === 1 && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh) : undefined;
+          if (vector) (out.push(...vector), fresh++);
+          else out.push({ ...s, body: block(s.body, new Map(scope).set(s.v, 'i32')) });
         } else if (s.k === 'if') out.push({ ...s, then: block(s.then, scope), else: s.else && block(s.else, scope) });
         else out.push(s);
       }
@@ -33,137 +31,135 @@ export function vectorize() {
   };
 }
 
-interface Plan {
-  /** Outer f32 locals the loop accumulates into (`set acc += …`). */
-  reductions: string[];
-  /** f32 locals declared in the body (they become vectors). */
-  locals: Set<string>;
+/**
+ * `e` as four lanes along `iv`: loads of f32 buffers with stride 1 in `iv` become vector
+ * loads and loads that do not move become broadcasts (their index may not read a name
+ * `local` gives a vector for), f32 constants and scalar arguments become broadcasts, names
+ * become what `local` says (a vector, or 'splat' for a scalar to broadcast), and + − × ÷
+ * and negation keep their shape. Undefined for anything else (a call, a select, a gather).
+ * `at` rewrites the indices (a tile's row and first column).
+ */
+export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>, local: (name: string) => KExpr | 'splat' | undefined, at: (idx: KExpr) => KExpr = (x) => x): KExpr | undefined {
+  const vec = (x: KExpr): KExpr | undefined => {
+    switch (x.k) {
+      case 'num':
+        return x.t === 'f32' ? splat(x) : undefined;
+      case 'arg':
+        return splat(x);
+      case 'var': {
+        const l = local(x.name);
+        return l === 'splat' ? splat(x) : l;
+      }
+      case 'load': {
+        const s = stride(x.idx, iv);
+        if (buffers.get(x.buf) !== 'f32' || mentions(x.idx, (n) => typeof local(n) === 'object')) return undefined;
+        return s === 1 ? vload(x.buf, at(x.idx)) : s === 0 ? splat({ ...x, idx: at(x.idx) }) : undefined;
+      }
+      case 'neg': {
+        const a = vec(x.a);
+        return a && bin('-', splat({ k: 'num', v: 0, t: 'f32' }), a);
+      }
+      case 'bin': {
+        if (!['+', '-', '*', '/'].includes(x.op)) return undefined;
+        const [a, b] = [vec(x.a), vec(x.b)];
+        return a && b ? { ...x, a, b } : undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+  return vec(e);
 }
 
-function vectorizable(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, string>): Plan | undefined {
+/** How far an index moves when `name` grows by one, if that is the same at a few points of
+ *  the other names (an affine index); undefined otherwise. */
+export function stride(e: KExpr, name: string): number | undefined {
+  let seen: number | undefined;
+  for (let trial = 0; trial < 4; trial++) {
+    const env = new Map<string, number>();
+    // Deterministic points: the pass must give the same code on every compile.
+    const value = (n: string) => {
+      if (!env.has(n)) env.set(n, 3 + ((trial * 7919 + [...n].reduce((a, ch) => a * 31 + ch.charCodeAt(0), 17)) % 29));
+      return env.get(n)!;
+    };
+    const a = evalInt(e, value);
+    const prev = env.get(name);
+    env.set(name, (prev ?? value(name)) + 1);
+    const b = evalInt(e, value);
+    if (a === undefined || b === undefined) return undefined;
+    if (seen !== undefined && b - a !== seen) return undefined;
+    seen = b - a;
+  }
+  return seen;
+}
+
+function evalInt(e: KExpr, value: (name: string) => number): number | undefined {
+  const r = (x: KExpr) => evalInt(x, value);
+  switch (e.k) {
+    case 'num':
+      return e.t === 'i32' ? e.v : undefined;
+    case 'var':
+    case 'dim':
+      return value(`${e.k}:${e.name}`.replace(/^var:/, ''));
+    case 'bin': {
+      const [a, b] = [r(e.a), r(e.b)];
+      if (a === undefined || b === undefined) return undefined;
+      if (e.op === '+') return a + b;
+      if (e.op === '-') return a - b;
+      if (e.op === '*') return a * b;
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The loop as a vector loop of step 4, its accumulators' lane sums and the scalar tail;
+ *  undefined when its body is not all vectorizable. `n` numbers the new locals. */
+function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number): KStmt[] | undefined {
+  const iv = loop.v;
   const locals = new Set<string>();
   const reductions: string[] = [];
-  const iv = loop.v;
-  const index = (e: KExpr, want: (s: number) => boolean) => {
-    const s = stride(e, iv);
-    return s !== undefined && want(s) && ![...locals].some((l) => mentionsVar(e, l));
-  };
-  const ok = (e: KExpr): boolean => {
-    switch (e.k) {
-      case 'num':
-        return e.t === 'f32';
-      case 'var':
-        return locals.has(e.name) || (e.name !== iv && scope.get(e.name) === 'f32');
-      case 'arg':
-        return true;
-      case 'load':
-        return buffers.get(e.buf) === 'f32' && index(e.idx, (s) => s === 0 || s === 1);
-      case 'neg':
-        return ok(e.a);
-      case 'bin':
-        return ['+', '-', '*', '/'].includes(e.op) && ok(e.a) && ok(e.b);
-      default:
-        return false;
-    }
-  };
+  const local = (name: string) => (locals.has(name) ? v(`${name}_v`) : name !== iv && scope.get(name) === 'f32' ? ('splat' as const) : undefined);
+  const vec = (e: KExpr) => vectorExpr(e, iv, buffers, local);
+  const body: KStmt[] = [];
   for (const s of loop.body) {
     if (s.k === 'let') {
-      if (s.t !== 'f32' || !ok(s.e)) return undefined;
+      const e = s.t === 'f32' ? vec(s.e) : undefined;
+      if (!e) return undefined;
+      body.push(let_(`${s.v}_v`, e, 'f32x4'));
       locals.add(s.v);
     } else if (s.k === 'set') {
-      if (s.op !== '+' || scope.get(s.v) !== 'f32' || locals.has(s.v) || reductions.includes(s.v) || !ok(s.e)) return undefined;
+      const e = s.op === '+' && scope.get(s.v) === 'f32' && !locals.has(s.v) && !reductions.includes(s.v) ? vec(s.e) : undefined;
+      if (!e) return undefined;
+      body.push(set(`${s.v}_v${n}`, e, '+'));
       reductions.push(s.v);
     } else if (s.k === 'store') {
-      if (buffers.get(s.buf) !== 'f32' || !index(s.idx, (x) => x === 1) || !ok(s.e)) return undefined;
+      const e = buffers.get(s.buf) === 'f32' && stride(s.idx, iv) === 1 && !mentions(s.idx, (x) => locals.has(x)) ? vec(s.e) : undefined;
+      if (!e) return undefined;
+      body.push({ ...s, e });
     } else if (s.k !== 'comment') return undefined;
-  }
-  // A body that reads what it stores at another index would change meaning; builders only
-  // read back the element they store (out[qo + e] = out[qo + e]·corr + …).
-  const stored = new Set(loop.body.flatMap((s) => (s.k === 'store' ? [s.buf] : [])));
-  for (const s of loop.body) {
-    const loads: KExpr[] = [];
-    collectLoads(s, loads);
-    for (const l of loads) {
-      if (l.k !== 'load' || !stored.has(l.buf)) continue;
-      const same = loop.body.some((x) => x.k === 'store' && x.buf === l.buf && JSON.stringify(x.idx) === JSON.stringify(l.idx));
-      if (!same) return undefined;
-    }
   }
   if (loop.body.every((s) => s.k !== 'store' && s.k !== 'set')) return undefined;
   // A parallel loop's iterations may run on different threads: no shared accumulator.
   if (loop.parallel && reductions.length) return undefined;
-  return { reductions, locals };
-}
-
-function rewrite(loop: KStmt & { k: 'for' }, plan: Plan, n: number): KStmt[] {
-  const iv = loop.v;
-  const vec = (e: KExpr): KExpr => {
-    switch (e.k) {
-      case 'num':
-      case 'arg':
-        return splat(e);
-      case 'var':
-        return plan.locals.has(e.name) ? v(`${e.name}_v`) : splat(e);
-      case 'load':
-        return stride(e.idx, iv) === 1 ? vload(e.buf, e.idx) : splat(e);
-      case 'neg':
-        return bin('-', splat({ k: 'num', v: 0, t: 'f32' }), vec(e.a));
-      case 'bin':
-        return { ...e, a: vec(e.a), b: vec(e.b) };
-      default:
-        throw new Error(`internal: cannot vectorize ${e.k}`);
-    }
-  };
-  const end = `vend${n}`;
-  const body: KStmt[] = loop.body.flatMap((s): KStmt[] => {
-    if (s.k === 'let') return [let_(`${s.v}_v`, vec(s.e), 'f32x4')];
-    if (s.k === 'set') return [set(`${s.v}_v${n}`, vec(s.e), '+')];
-    if (s.k === 'store') return [{ ...s, e: vec(s.e) }];
-    return [];
+  // A body that reads what it stores at another index would change meaning; builders only
+  // read back the element they store (out[qo + e] = out[qo + e]·corr + …).
+  const stores = loop.body.flatMap((s) => (s.k === 'store' ? [s] : []));
+  let readsOther = false;
+  walkKernel(loop.body, {
+    expr: (x) => {
+      if (x.k === 'load' && stores.some((s) => s.buf === x.buf) && !stores.some((s) => s.buf === x.buf && JSON.stringify(s.idx) === JSON.stringify(x.idx))) readsOther = true;
+    },
   });
-  const hsum = (x: KExpr) => add(add(lane(x, 0), lane(x, 1)), add(lane(x, 2), lane(x, 3)));
+  if (readsOther) return undefined;
+  const end = `vend${n}`;
   const count = sub(loop.to, loop.from);
   return [
     let_(end, add(loop.from, sub(count, bin('%', count, i(4)))), 'i32'),
-    ...plan.reductions.map((r) => let_(`${r}_v${n}`, splat({ k: 'num', v: 0, t: 'f32' }), 'f32x4', true)),
+    ...reductions.map((r) => let_(`${r}_v${n}`, splat({ k: 'num', v: 0, t: 'f32' }), 'f32x4', true)),
     { k: 'for', v: iv, from: loop.from, to: v(end), step: 4, body, ...(loop.parallel ? { parallel: true } : {}) },
-    ...plan.reductions.map((r) => set(r, hsum(v(`${r}_v${n}`)), '+')),
+    ...reductions.map((r) => set(r, hsum(v(`${r}_v${n}`)), '+')),
     { ...loop, from: v(end), parallel: undefined },
   ];
-}
-
-function mentionsVar(e: KExpr, name: string): boolean {
-  switch (e.k) {
-    case 'var':
-      return e.name === name;
-    case 'load':
-    case 'vload':
-      return mentionsVar(e.idx, name);
-    case 'bin':
-      return mentionsVar(e.a, name) || mentionsVar(e.b, name);
-    case 'neg':
-    case 'cast':
-    case 'splat':
-    case 'lane':
-      return mentionsVar(e.a, name);
-    case 'call':
-      return e.args.some((a) => mentionsVar(a, name));
-    case 'select':
-      return mentionsVar(e.c, name) || mentionsVar(e.a, name) || mentionsVar(e.b, name);
-    default:
-      return false;
-  }
-}
-
-function collectLoads(s: KStmt, out: KExpr[]): void {
-  const e = (x: KExpr): void => {
-    if (x.k === 'load') out.push(x);
-    if (x.k === 'load' || x.k === 'vload') e(x.idx);
-    else if (x.k === 'bin') (e(x.a), e(x.b));
-    else if (x.k === 'neg' || x.k === 'cast' || x.k === 'splat' || x.k === 'lane') e(x.a);
-    else if (x.k === 'call') x.args.forEach(e);
-    else if (x.k === 'select') (e(x.c), e(x.a), e(x.b));
-  };
-  if (s.k === 'let' || s.k === 'set') e(s.e);
-  else if (s.k === 'store') (e(s.idx), e(s.e));
 }

@@ -2,9 +2,8 @@
 // ts-morph. Everything target-specific is here as data: the type map, the math-function
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
-import { basename, isAbsolute } from 'node:path';
 import { escapeInvisible } from '../../../common/text.ts';
-import type { SourceMap } from '../../../common/source.ts';
+import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
 import { parallelSplit, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
@@ -60,11 +59,6 @@ export function commentText(s: string): string {
   return escapeInvisible(s.replace(/\*\//g, '*\\/'), (code) => `\\u{${code}}`);
 }
 
-/** Spec paths as generated code shows them: relative to the working folder as given, or for
- *  a file outside it its name alone — never an absolute path of the machine that compiled. */
-export function sourcePath(file: string): string {
-  return isAbsolute(file) ? basename(file) : file;
-}
 
 export function renderTs(kernels: Kernel[], opts: RenderContext): string {
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single } });
@@ -94,11 +88,12 @@ export function renderTs(kernels: Kernel[], opts: RenderContext): string {
 }
 
 function location(k: Kernel, sources: SourceMap): string | undefined {
-  const f = sources.get(k.span!.file);
-  if (!f) return undefined;
+  const at = spanAt(k.span, sources);
+  if (!at) return undefined;
+  const f = sources.get(k.span!.file)!;
   const p = f.position(k.span!.start);
   const text = f.text.slice(k.span!.start, Math.min(k.span!.end, f.lineStarts[p.line] ?? f.text.length)).trim();
-  return commentText(`${sourcePath(k.span!.file)}:${p.line}:${p.col} \`${text}\``);
+  return commentText(`${at} \`${text}\``);
 }
 
 function body(stmts: KStmt[]): WriterFunction {

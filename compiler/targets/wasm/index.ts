@@ -9,7 +9,8 @@ import { renderWasm } from './render.ts';
 import { simdTile } from '../../passes/schedule/simd-tile.ts';
 import { vectorize } from '../../passes/schedule/vectorize.ts';
 import { printKernel } from '../../codegen/print-kir.ts';
-import { commentText, sourcePath } from '../ts/render.ts';
+import { commentText } from '../ts/render.ts';
+import { spanAt } from '../../../common/source.ts';
 
 export const wasmTarget: Target = {
   name: 'wasm',
@@ -17,13 +18,7 @@ export const wasmTarget: Target = {
   schedule: [simdTile(), vectorize()],
   render: (kernels, ctx) => {
     const { binary } = renderWasm(kernels, ctx);
-    const where = (k: (typeof kernels)[number]) => {
-      const f = k.span && ctx.sources?.get(k.span.file);
-      if (!f) return undefined;
-      const p = f.position(k.span!.start);
-      return `${sourcePath(k.span!.file)}:${p.line}:${p.col}`;
-    };
-    const text = [...ctx.header.map((l) => `// ${commentText(l)}`), '// The scheduled kernel IR that kernels.wasm lowers one to one (f32x4: four f32 lanes; `a[i .. +4]`: four elements from i).', '', ...kernels.map((k) => `${printKernel(k, where(k))}\n`)].join('\n');
+    const text = [...ctx.header.map((l) => `// ${commentText(l)}`), '// The scheduled kernel IR that kernels.wasm lowers one to one (f32x4: four f32 lanes; `a[i .. +4]`: four elements from i).', '', ...kernels.map((k) => `${printKernel(k, spanAt(k.span, ctx.sources))}\n`)].join('\n');
     return { 'kernels.wasm': binary, 'kernels.kir': text };
   },
 };

@@ -9,7 +9,7 @@
 // formulas as the TypeScript target's prelude and the float64 reference. The rare ones
 // (log, sin, cos, pow) are imported from the host's Math.
 import binaryen from 'binaryen';
-import { parallelSplit, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+import { parallelSplit, typeOf, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
 import type { RenderContext } from '../target.ts';
 
@@ -87,17 +87,18 @@ function addHelpers(m: binaryen.Module): void {
     ], binaryen.f32));
   }
   // erf(x) = sign(x)·(1 − poly(t)·t·exp(−a²)), a = |x|, t = 1 / (1 + 0.3275911 a);
-  // locals: 0 x (f32), 1 x (f64), 2 a, 3 t.
+  // locals: 0 x (f32), 1 x (f64), 2 a, 3 t, 4 erf(|x|).
   const t = () => m.local.get(3, binaryen.f64);
   const a = () => m.local.get(2, binaryen.f64);
+  const r = () => m.local.get(4, binaryen.f64);
   const poly = [1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592].reduce<Ref | undefined>((acc, k) => (acc === undefined ? c(k) : m.f64.add(m.f64.mul(acc, t()), c(k))), undefined)!;
-  m.addFunction('erf', binaryen.f32, binaryen.f32, [binaryen.f64, binaryen.f64, binaryen.f64], m.block(null, [
+  m.addFunction('erf', binaryen.f32, binaryen.f32, [binaryen.f64, binaryen.f64, binaryen.f64, binaryen.f64], m.block(null, [
     m.local.set(1, m.f64.promote(m.local.get(0, binaryen.f32))),
     m.local.set(2, m.f64.abs(m.local.get(1, binaryen.f64))),
     m.local.set(3, m.f64.div(c(1), m.f64.add(c(1), m.f64.mul(c(0.3275911), a())))),
+    m.local.set(4, m.f64.sub(c(1), m.f64.mul(m.f64.mul(poly, t()), m.call('exp64', [m.f64.neg(m.f64.mul(a(), a()))], binaryen.f64)))),
     // The sign as the prelude and the reference take it: −1 below zero, else +1 (also at −0).
-    m.local.set(2, m.f64.sub(c(1), m.f64.mul(m.f64.mul(poly, t()), m.call('exp64', [m.f64.neg(m.f64.mul(a(), a()))], binaryen.f64)))),
-    m.f32.demote(m.select(m.f64.lt(m.local.get(1, binaryen.f64), c(0)), m.f64.neg(a()), a())),
+    m.f32.demote(m.select(m.f64.lt(m.local.get(1, binaryen.f64), c(0)), m.f64.neg(r()), r())),
   ], binaryen.f32));
   // hash(seed, salt, index) → [0, 1): murmur-style finalizer of three mixed words; local 3 h.
   const i = (n: number) => m.local.get(n, binaryen.i32);
@@ -242,34 +243,9 @@ class KernelEmitter {
     return m.i32.add(base, m.i32.shl(this.expr(idx, scope), m.i32.const(2)));
   }
 
+  /** The IR's own typing (kir.ts typeOf), over this function's locals and parameters. */
   private typeOf(e: KExpr, scope: Map<string, Local>): EType {
-    switch (e.k) {
-      case 'num':
-        return e.t;
-      case 'var':
-        return (scope.get(e.name) ?? this.params.get(e.name))!.t;
-      case 'dim':
-        return 'i32';
-      case 'arg':
-        return 'f32';
-      case 'load':
-        return this.buffers.get(e.buf)!;
-      case 'vload':
-      case 'splat':
-        return 'f32x4';
-      case 'lane':
-        return 'f32';
-      case 'neg':
-        return this.typeOf(e.a, scope);
-      case 'cast':
-        return e.t;
-      case 'select':
-        return this.typeOf(e.a, scope);
-      case 'bin':
-        return ['<', '<=', '>', '>=', '==', '!=', '&&', '||'].includes(e.op) ? 'bool' : this.typeOf(e.a, scope);
-      case 'call':
-        return e.fn === 'idiv' ? 'i32' : e.fn === 'hash_uniform' ? 'f32' : this.typeOf(e.args[0], scope);
-    }
+    return typeOf(e, { buffers: this.buffers, vars: { get: (name) => (scope.get(name) ?? this.params.get(name))?.t } });
   }
 
   private arith(op: string, t: EType, a: Ref, b: Ref): Ref {
