@@ -37,7 +37,7 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
       else if (opts.emit === 'kernels') console.log(JSON.stringify(compiled.kernels, null, 1));
       else if (opts.emit === 'code' || opts.emit === 'ts') {
         // The readable code: TypeScript, or the WebAssembly module as text.
-        if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, true).text);
+        if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, { wat: true, fma: true }).text);
         else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
       } else {
         const written = emit(compiled, join(opts.out, m.model.name, target.name));

@@ -138,11 +138,14 @@ export const OPS: Record<string, OpDef> = {
       const kv = a.kv_heads as number;
       const hd = a.head_dim as number;
       if (last(q.shape) !== h * hd || last(k.shape) !== kv * hd || last(v.shape) !== kv * hd) fail(`attention projections ${shapeKey(q.shape)} ${shapeKey(k.shape)} ${shapeKey(v.shape)} do not fit ${h} heads × ${hd}`);
-      return [{ shape: q.shape }];
+      // The output, and each query row's log-sum-exp of its scores [B, Tq, H] (the softmax
+      // statistics the backward pass reuses instead of recomputing them).
+      return [{ shape: q.shape }, { shape: [q.shape[0], q.shape[1], h] }];
     },
     backward: (g, n, [dy]) => {
       const outs = n.inputs.map((x) => ({ shape: x.shape, dtype: x.dtype }));
-      const grads = g.add('attention_grad', [...n.inputs, dy!], outs.slice(0, 3).concat(n.attrs.has_bias ? [outs[3]] : []), n.attrs, n.span);
+      // The forward output (its dot with dy is each row's Σ p·dp) and the rows' log-sum-exp go along.
+      const grads = g.add('attention_grad', [...n.inputs, n.outputs[0], n.outputs[1], dy!], outs.slice(0, 3).concat(n.attrs.has_bias ? [outs[3]] : []), n.attrs, n.span);
       const out: (Value | undefined)[] = grads.slice(0, 3);
       if (n.attrs.has_bias) out.push(grads[3]);
       while (out.length < n.inputs.length) out.push(undefined);

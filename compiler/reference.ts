@@ -234,8 +234,9 @@ function rotaryKernel([x]: Tensor[], node: Node): Tensor[] {
   return [{ shape: x.shape, data: out }];
 }
 
-/** Softmax probabilities for one (b, h, i) row; masked keys get 0; an all-masked row is all 0. */
-function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape, b: number, h: number, i: number, bias?: Tensor, keyMask?: Tensor, prefix?: Tensor): Float64Array {
+/** Softmax probabilities for one (b, h, i) row; masked keys get 0; an all-masked row is all 0.
+ *  `stats`, when given, receives the row's log-sum-exp of the scores (0 for an all-masked row). */
+function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape, b: number, h: number, i: number, bias?: Tensor, keyMask?: Tensor, prefix?: Tensor, stats?: { lse: number }): Float64Array {
   const { Tq, Tk, H, KV, hd } = s;
   const kh = Math.floor(h / (H / KV));
   const scale = a.scale as number;
@@ -255,9 +256,11 @@ function probs(q: Float64Array, k: Float64Array, a: Node['attrs'], s: AttnShape,
     p[j] = sc;
     if (sc > max) max = sc;
   }
+  if (stats) stats.lse = 0;
   if (max === -Infinity) return p.fill(0);
   let sum = 0;
   for (let j = 0; j < Tk; j++) sum += p[j] = p[j] === -Infinity ? 0 : Math.exp(p[j] - max);
+  if (stats) stats.lse = max + Math.log(sum);
   for (let j = 0; j < Tk; j++) p[j] /= sum;
   return p;
 }
@@ -270,11 +273,14 @@ const attentionKernel: Kernel = (ins, node) => {
   const k = ins[1].data as Float64Array;
   const v = ins[2].data;
   const out = f64([B, Tq, H * hd]);
+  const lse = f64([B, Tq, H]);
+  const stats = { lse: 0 };
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++) {
       const kh = Math.floor(h / (H / KV));
       for (let i = 0; i < Tq; i++) {
-        const p = probs(q, k, a, s, b, h, i, bias, keyMask, prefix);
+        const p = probs(q, k, a, s, b, h, i, bias, keyMask, prefix, stats);
+        lse.data[(b * Tq + i) * H + h] = stats.lse;
         const oo = (b * Tq + i) * H * hd + h * hd;
         for (let j = 0; j < Tk; j++) {
           const pj = p[j] * dropKeep(a, seed, s, b, h, i, j);
@@ -284,7 +290,7 @@ const attentionKernel: Kernel = (ins, node) => {
         }
       }
     }
-  return [out];
+  return [out, lse];
 };
 
 const attentionGradKernel: Kernel = (ins, node) => {

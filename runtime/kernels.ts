@@ -3,7 +3,14 @@
 // the executor's one shared WebAssembly.Memory, and each export is wrapped so that it takes
 // the same arguments (typed arrays become their byte offsets in that memory). Both give the
 // executor the same KernelModule.
-import { readFileSync } from 'node:fs';
+//
+// The WebAssembly target ships two modules: kernels.fma.wasm fuses vector multiply-adds
+// (relaxed SIMD) and is preferred where the engine has relaxed SIMD; kernels.wasm needs only
+// SIMD128. Node 20's V8 implements relaxed SIMD behind a flag, which relaxedSimd() turns on
+// (Node 22 and current browsers have it on by default). Set TFM_WASM_FMA=0 to use the
+// SIMD128 module anyway.
+import { existsSync, readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { Program } from '../common/program.ts';
 import type { KernelFn, KernelModule } from './executor.ts';
@@ -12,14 +19,48 @@ import type { KernelFn, KernelModule } from './executor.ts';
 export interface KernelSource {
   target: string;
   url: string;
+  /** Wasm: whether these are the fused multiply-add kernels (kernels.fma.wasm). */
+  fma?: boolean;
 }
 
 export const KERNEL_FILES: Record<string, string> = { ts: 'kernels.ts', wasm: 'kernels.wasm' };
+const FMA_FILE = 'kernels.fma.wasm';
 
-export function kernelSource(dirUrl: URL, program: Program): KernelSource {
-  const file = KERNEL_FILES[program.target ?? 'ts'];
+export interface SourceOptions {
+  /** Wasm: load the fused multiply-add kernels (true), the SIMD128 ones (false), or the
+   *  former where the engine runs relaxed SIMD (undefined, the default). */
+  fma?: boolean;
+}
+
+export function kernelSource(dirUrl: URL, program: Program, { fma }: SourceOptions = {}): KernelSource {
+  const target = program.target ?? 'ts';
+  const file = KERNEL_FILES[target];
   if (!file) throw new Error(`program.json names target \`${program.target}\`, which this runtime cannot load`);
-  return { target: program.target ?? 'ts', url: new URL(file, dirUrl).href };
+  if (target !== 'wasm') return { target, url: new URL(file, dirUrl).href };
+  const fmaUrl = new URL(FMA_FILE, dirUrl);
+  const use = fma ?? (process.env.TFM_WASM_FMA !== '0' && existsSync(fmaUrl) && relaxedSimd());
+  if (use && !relaxedSimd()) throw new Error('this WebAssembly engine has no relaxed SIMD, which the fused multiply-add kernels need; load kernels.wasm instead');
+  return { target, url: (use ? fmaUrl : new URL(file, dirUrl)).href, fma: use };
+}
+
+/** A module of one function returning f32x4.relaxed_madd(0, 0, 0): valid iff the engine
+ *  implements relaxed SIMD. */
+const RELAXED_PROBE = Uint8Array.from(
+  '0061736d010000000105016000017b030201000a3d013b00fd0c00000000000000000000000000000000fd0c00000000000000000000000000000000fd0c00000000000000000000000000000000fd85020b'.match(/../g)!.map((h) => parseInt(h, 16)),
+);
+let relaxed: boolean | undefined;
+
+/** Whether this engine runs relaxed SIMD, turning on V8's flag for it where it is one. */
+export function relaxedSimd(): boolean {
+  if (relaxed !== undefined) return relaxed;
+  relaxed = WebAssembly.validate(RELAXED_PROBE);
+  if (!relaxed) {
+    // V8 reads its wasm feature flags when it compiles a module, and flags are per process,
+    // so worker threads started later see it too.
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    relaxed = WebAssembly.validate(RELAXED_PROBE);
+  }
+  return relaxed;
 }
 
 /** Whether a target's kernels address one linear memory (and so need `memoryFor`). */

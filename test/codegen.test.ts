@@ -14,12 +14,17 @@ import { loadCompiled } from '../runtime/load.ts';
 import { randomInputs, randomParams } from './support/random.ts';
 import { l2, relErr } from './support/compare.ts';
 
-function compileAndLoad(spec: string, target: string) {
+/** Each target, and the wasm target's two modules: fused multiply-adds (relaxed SIMD, what
+ *  runs by default where the engine has it) and SIMD128 only. */
+const VARIANTS = Object.keys(TARGETS).flatMap((t) => (t === 'wasm' ? ['wasm', 'wasm-simd128'] : [t]));
+
+function compileAndLoad(spec: string, variant: string) {
+  const target = variant.replace(/-simd128$/, '');
   const r = checkFiles([`specs/${spec}.tfm`]);
   const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
-  const dir = `out/test-codegen/${spec}/${target}`;
+  const dir = `out/test-codegen/${spec}/${variant}`;
   emit(compiled, dir);
-  const { program, source } = loadCompiled(dir);
+  const { program, source } = loadCompiled(dir, target === 'wasm' ? { fma: variant === 'wasm' } : {});
   // The same model, lowered and differentiated but not fused: the float64 oracle.
   const unfused = lowerModel(r.models[0]);
   differentiate(unfused.graph, unfused.loss);
@@ -35,7 +40,7 @@ describe('generated CPU kernels match the float64 reference', () => {
     ['vit_mnist', { vocab: 1, classes: 10 }],
     ['bert_tiny', { vocab: 30522 }],
   ] as const;
-  it.each(Object.keys(TARGETS).flatMap((t) => specs.map(([spec, sizes]) => [spec, t, sizes] as const)))('%s on %s: loss, logits, every gradient and one AdamW step within 1e-4', async (spec, target, sizes) => {
+  it.each(VARIANTS.flatMap((t) => specs.map(([spec, sizes]) => [spec, t, sizes] as const)))('%s on %s: loss, logits, every gradient and one AdamW step within 1e-4', async (spec, target, sizes) => {
     const { compiled, program, source, graph } = compileAndLoad(spec, target);
     const dims = { batch: 2, seq: 8, src_seq: 8, tgt_seq: 6 };
     expect(Object.values(compiled.fusions).reduce((a, b) => a + b, 0), 'fusion rules fired').toBeGreaterThan(0);

@@ -15,6 +15,7 @@ import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { runReference } from '../compiler/reference.ts';
 import { randn } from './support/random.ts';
+import { relaxedSimd } from '../runtime/kernels.ts';
 
 interface Case {
   name: string;
@@ -44,6 +45,7 @@ const CASES: Case[] = [
 
 /** A rendered module over `memory`, with the imports the runtime gives it (runtime/kernels.ts). */
 async function instantiate(binary: Uint8Array, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  relaxedSimd(); // the fma modules need relaxed SIMD (behind a flag in Node 20, which this turns on)
   return WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
 }
 
@@ -112,14 +114,21 @@ describe('WebAssembly math functions', () => {
     return (x < 0 ? -1 : 1) * (1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x));
   };
   it.each([
-    ['exp', Math.exp, 180],
-    ['tanh', Math.tanh, 20],
-    ['erf', erf, 8],
-  ] as const)('%s within 2 ulp of float64, rounded', async (fn, want, range) => {
+    ['exp', 'scalar', Math.exp, 180],
+    ['tanh', 'scalar', Math.tanh, 20],
+    ['erf', 'scalar', erf, 8],
+    // The f32x4 versions (the loop vectorized by the wasm schedule), in both modules.
+    ['exp', 'f32x4', Math.exp, 180],
+    ['tanh', 'f32x4', Math.tanh, 20],
+    ['exp', 'f32x4 fma', Math.exp, 180],
+    ['tanh', 'f32x4 fma', Math.tanh, 20],
+  ] as const)('%s (%s) within 2 ulp of float64, rounded', async (fn, form, want, range) => {
     const n = 1 << 16;
-    const k = { name: 'k', doc: '', buffers: [{ name: 'x', t: 'f32' as const, access: 'read' as const }, { name: 'y', t: 'f32' as const, access: 'write' as const }], dims: ['n'], body: [loop('o', dim('n'), [store('y', v('o'), call(fn, load('x', v('o'))))])] };
+    const scalar = { name: 'k', doc: '', buffers: [{ name: 'x', t: 'f32' as const, access: 'read' as const }, { name: 'y', t: 'f32' as const, access: 'write' as const }], dims: ['n'], body: [loop('o', dim('n'), [store('y', v('o'), call(fn, load('x', v('o'))))])] };
+    const k = form === 'scalar' ? scalar : scheduled(TARGETS.wasm, scalar);
+    if (form !== 'scalar') expect(JSON.stringify(k.body)).toContain('vload');
     const memory = new WebAssembly.Memory({ initial: 8, maximum: 8, shared: true });
-    const instance = await instantiate(renderWasm([k], { header: [] }).binary, memory);
+    const instance = await instantiate(renderWasm([k], { header: [] }, { fma: form.endsWith('fma') }).binary, memory);
     const x = new Float32Array(memory.buffer, 0, n);
     for (let e = 0; e < n; e++) x[e] = (Math.random() - 0.5) * range * Math.random() ** 3;
     x.set([-Infinity, Infinity, 0, -0, 1e-30, -3e-8, 88.8, -104, 0.01, -0.0099], 0);

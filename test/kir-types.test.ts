@@ -37,6 +37,7 @@ describe('kernel IR types', () => {
     ['an int stored to a float buffer', [store('y', i(0), load('ids', i(0)))], /buffer is f32, value is i32/],
     ['assignment to a constant', [let_('c', f(0)), set('c', f(1))], /assignment to a constant/],
     ['a number as a condition', [{ k: 'if', c: f(1), then: [] }], /not a comparison/],
+    ['a local named like a buffer', [let_('x', load('x', i(0)))], /shadows a buffer/],
   ];
   it.each(cases)('rejects %s', (_what, body, message) => {
     const errors = checkKernel(kernel(body));

@@ -255,7 +255,9 @@ function attentionSetup(n: Node) {
   const p = (a.p_drop as number) ?? 0;
   const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
   const extra = [...(a.has_bias ? [rd('bias')] : []), ...(a.has_key_mask ? [rd('keyMask')] : []), ...(a.has_prefix ? [rdI('prefix')] : []), ...(p ? [rdI('seed')] : [])];
-  return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra, keys };
+  /** Where the row (b, qi, h) keeps its log-sum-exp. */
+  const lseAt = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H)), v('h'));
+  return { H, KV, hd, Tk, visible, score, heads, kOff, keep, extra, keys, lseAt };
 }
 
 /** T5's relative position bucket of (query qi, key j), as the reference's relativeBucket. */
@@ -272,7 +274,7 @@ function relativeBucket(bidirectional: boolean, buckets: number, maxDistance: nu
 }
 
 function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
-  const { hd, visible, score, heads, keep, extra, keys } = attentionSetup(n);
+  const { hd, visible, score, heads, keep, extra, keys, lseAt } = attentionSetup(n);
   // One pass over the keys with an online softmax: no [T, T] score matrix is materialized.
   const step: KStmt[] = [
     ...score(v('j')),
@@ -285,8 +287,8 @@ function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
     set('m', v('mNew')),
   ];
   return {
-    doc: `fused attention (${n.attrs.mask}${n.attrs.has_key_mask ? ' + key padding' : ''}${n.attrs.p_drop ? `, dropout ${n.attrs.p_drop}` : ''}): scale, mask, online softmax, weighted sum of values`,
-    buffers: [rd('q'), rd('k'), rd('v'), ...extra, wr('out')],
+    doc: `fused attention (${n.attrs.mask}${n.attrs.has_key_mask ? ' + key padding' : ''}${n.attrs.p_drop ? `, dropout ${n.attrs.p_drop}` : ''}): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass`,
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, wr('out'), wr('lse')],
     body: [
       heads([
         let_('m', f(-Infinity), 'f32', true),
@@ -295,13 +297,15 @@ function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
         keys(visible ? [if_(visible, step)] : step),
         let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
         loop('e', i(hd), [store('out', add(v('qo'), v('e')), mul(load('out', add(v('qo'), v('e'))), v('inv')))]),
+        // An all-masked row (l = 0) has no keys to weigh: 0 stands in.
+        store('lse', lseAt, select(bin('>', v('l'), f(0)), add(v('m'), call('log', v('l'))), f(0))),
       ]),
     ],
   };
 }
 
 function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
-  const { hd, visible, score, heads, keep, extra, keys, KV, Tk } = attentionSetup(n);
+  const { hd, visible, score, heads, keep, extra, keys, KV, Tk, lseAt } = attentionSetup(n);
   /** One batch row of k and v: Tk · KV · hd values. */
   const kvRow = mul(d(Tk), i(KV * hd));
   const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
@@ -309,31 +313,33 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   // dp_j = keep_j · (dOut · v_j): the gradient reaching the undropped probability.
   const dp = (): KStmt[] => [let_('dpj', f(0), 'f32', true), loop('e', i(hd), [set('dpj', mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e')))), '+')]), let_('keepj', keep), set('dpj', v('keepj'), '*')];
   return {
-    doc: 'fused attention backward: recomputes the softmax row by row; dq, dk, dv',
-    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('dOut'), wr('dq'), wr('dk'), wr('dv'), ...(n.attrs.has_bias ? [wr('dbias')] : [])],
+    doc: "fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv",
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('out'), rd('lse'), rd('dOut'), wr('dq'), wr('dk'), wr('dv'), ...(n.attrs.has_bias ? [wr('dbias')] : [])],
     body: [
       // dbias is shared by all batch rows (so a kernel with it runs on one thread); dk and dv
       // are zeroed per batch row inside the parallel loop, which keeps the kernel splittable.
       ...(n.attrs.has_bias ? [loop('o', sizeExpr(n.inputs[3].shape), [store('dbias', v('o'), f(0))])] : []),
       heads([
-        // Pass 1: row max and normalizer.
-        let_('m', f(-Infinity), 'f32', true),
-        let_('l', f(0), 'f32', true),
-        keys(guard([...score(v('j')), let_('mNew', call('max', v('m'), v('s'))), set('l', add(mul(v('l'), call('exp', sub(v('m'), v('mNew')))), call('exp', sub(v('s'), v('mNew'))))), set('m', v('mNew'))])),
-        let_('inv', select(bin('>', v('l'), f(0)), div(f(1), v('l')), f(0))),
-        // Pass 2: dv and the row dot Σ p·dp.
+        let_('rowLse', load('lse', lseAt)),
+        // The row dot Σⱼ p·dp is dOut · out (out = Σⱼ p·keep·v), as FlashAttention-2 takes
+        // it: no pass over the keys.
         let_('rowDot', f(0), 'f32', true),
-        keys(guard([...score(v('j')), let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))), ...dp(), set('rowDot', mul(v('p'), v('dpj')), '+'), loop('e', i(hd), [store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true)])])),
-        // Pass 3: ds = p (dp − Σ p·dp); dq and dk.
+        loop('e', i(hd), [set('rowDot', mul(load('dOut', add(v('qo'), v('e'))), load('out', add(v('qo'), v('e')))), '+')]),
+        // One pass over the keys: p = exp(s − lse), dp and ds = p (dp − Σ p·dp); dv, dq and dk.
         loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
         keys(guard([
           ...score(v('j')),
-          let_('p', mul(call('exp', sub(v('s'), v('m'))), v('inv'))),
+          let_('p', call('exp', sub(v('s'), v('rowLse')))),
           ...dp(),
+          let_('pk', mul(v('p'), v('keepj'))),
           let_('dsRaw', mul(v('p'), sub(v('dpj'), v('rowDot')))),
           ...(n.attrs.has_bias ? [store('dbias', add(mul(v('bucket'), i(n.attrs.heads as number)), v('h')), v('dsRaw'), true)] : []),
           let_('ds', mul(v('dsRaw'), scale)),
-          loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true), store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true)]),
+          loop('e', i(hd), [
+            store('dv', add(v('ko'), v('e')), mul(v('pk'), load('dOut', add(v('qo'), v('e')))), true),
+            store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true),
+            store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true),
+          ]),
         ])),
       ], [loop('o', kvRow, [store('dk', add(mul(v('b'), kvRow), v('o')), f(0)), store('dv', add(mul(v('b'), kvRow), v('o')), f(0))])]),
     ],

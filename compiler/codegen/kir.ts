@@ -178,6 +178,8 @@ const ARITH = new Set(['+', '-', '*', '/', '%']);
 const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
 /** Math functions on floats only; max, min and abs take either type (both operands alike). */
 const FLOAT_FN = new Set(['exp', 'log', 'sqrt', 'tanh', 'erf', 'floor', 'sin', 'cos', 'pow']);
+/** The functions that also apply lane-wise to f32x4 (a target with vectors implements them). */
+export const VECTOR_FN = new Set<MathFn>(['exp', 'tanh', 'sqrt', 'max', 'min']);
 
 /** The type of an expression; throws KernelTypeError on mixed or ill-typed operands. */
 export function typeOf(e: KExpr, env: TypeEnv): EType {
@@ -243,6 +245,8 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
     case 'call': {
       const ts = e.args.map((x) => typeOf(x, env));
       const want = (n: number, t: EType) => (ts.length !== n || ts.some((x) => x !== t) ? fail(`${e.fn}(${ts.join(', ')}) needs ${n} ${t} argument(s)`) : t);
+      // Lane-wise on vectors: the functions a vectorizing schedule may leave in vector code.
+      if (ts[0] === 'f32x4' && VECTOR_FN.has(e.fn)) return want(e.fn === 'max' || e.fn === 'min' ? 2 : 1, 'f32x4');
       if (FLOAT_FN.has(e.fn)) return want(e.fn === 'pow' ? 2 : 1, e.fn === 'sqrt' && ts[0] === 'f64' ? 'f64' : 'f32');
       if (e.fn === 'idiv') return want(2, 'i32');
       if (e.fn === 'hash_uniform') return (want(3, 'i32'), 'f32');
@@ -281,6 +285,8 @@ export function checkKernel(k: Kernel): string[] {
           break;
         case 'let':
           guard(`let ${s.v}`, () => {
+            // A local named like a buffer or a dim would hide it in the TypeScript target.
+            if (buffers.has(s.v) || k.dims.includes(s.v)) throw new KernelTypeError(`local \`${s.v}\` shadows a buffer or dim of that name`);
             const t = typeOf(s.e, env());
             if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
           });

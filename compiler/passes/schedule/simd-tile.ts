@@ -13,7 +13,7 @@
 // Edges (rows past the last whole tile, columns past the last whole tile, p past the last
 // whole vector) run as scalar dot products. The epilogue runs per element, as written by
 // the builder. Contractions of any other layout keep the scalar 4×4 register tile.
-import { add, bin, call, f, hsum, i, lane, let_, loop, matchContraction, mentions, mul, select, set, splat, sub, substituteExpr, v, vload, type Contraction, type ElemType, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { add, bin, call, f, hsum, i, lane, let_, load, loop, matchContraction, mentions, mul, select, set, splat, sub, substituteExpr, v, vload, type Contraction, type ElemType, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 import { contractionParts, registerTile } from './register-tile.ts';
 import { stride, vectorExpr } from './vectorize.ts';
@@ -60,6 +60,30 @@ function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile
 }
 
 const idx = (e: KExpr) => (e as KExpr & { k: 'load' }).idx;
+
+/** Addresses of a tile's operands in its inner loop over p. Where X's index moves by a
+ *  constant along i and along p, and Y's along p (row-major operands of known width: every
+ *  matmul of a model), the loop walks two index locals, `xp` (X at row i0) and `yp` (Y at
+ *  column j0), by their strides, and each load is one of them plus a constant (the row or
+ *  column offset, which the engine folds into the load's displacement): no index arithmetic
+ *  per load, which measurably bounds a loop of fused multiply-adds. Otherwise the loads keep
+ *  their index expressions. */
+function walk(c: Contraction, pStep = 1) {
+  const { X, Y } = contractionParts(c);
+  const [sxi, sxp, syp] = [stride(idx(c.x), c.i), stride(idx(c.x), c.p), stride(idx(c.y), c.p)];
+  const syj = stride(idx(c.y), c.j);
+  if (sxi === undefined || sxp === undefined || syp === undefined || syj === undefined) {
+    return { start: (): KStmt[] => [], step: [] as KStmt[], x: (ii: KExpr, p: KExpr, _a: number) => idx(X(ii, p)), y: (p: KExpr, jj: KExpr, _b: number) => idx(Y(p, jj)) };
+  }
+  return {
+    start: (j0: KExpr): KStmt[] => [let_('xp', idx(X(v('i0'), i(0))), 'i32', true), let_('yp', idx(Y(i(0), j0)), 'i32', true)],
+    step: [set('xp', i(sxp * pStep), '+'), set('yp', i(syp * pStep), '+')],
+    /** Row `a` of the tile at this p (offset a rows from xp). */
+    x: (_ii: KExpr, _p: KExpr, a: number) => add(v('xp'), i(a * sxi)),
+    /** Column offset `b` (elements) from yp. */
+    y: (_p: KExpr, _jj: KExpr, b: number) => add(v('yp'), i(b * syj)),
+  };
+}
 const buf = (e: KExpr) => (e as KExpr & { k: 'load' }).buf;
 const row = (a: number) => add(v('i0'), i(a));
 
@@ -100,13 +124,15 @@ function columnTile(c: Contraction, buffers: Map<string, ElemType>): KStmt[] {
   const Q = [0, 1];
   const nFull = c.N - (c.N % COLS);
   const parts = contractionParts(c);
-  const { X, Y } = parts;
   const col = (q: number) => add(v('j0'), i(4 * q));
+  const at = walk(c);
   const tile: KStmt[] = [
     ...R.flatMap((a) => Q.map((q) => let_(`c${a}${q}`, splat(f(0)), 'f32x4', true))),
+    ...at.start(v('j0')),
     loop('p', c.P, [
-      ...Q.map((q) => let_(`b${q}`, vload(buf(c.y), idx(Y(v('p'), col(q)))), 'f32x4')),
-      ...R.flatMap((a) => [let_(`a${a}`, splat(X(row(a), v('p'))), 'f32x4'), ...Q.map((q) => set(`c${a}${q}`, mul(v(`a${a}`), v(`b${q}`)), '+'))]),
+      ...Q.map((q) => let_(`b${q}`, vload(buf(c.y), at.y(v('p'), col(q), 4 * q)), 'f32x4')),
+      ...R.flatMap((a) => [let_(`a${a}`, splat(load(buf(c.x), at.x(row(a), v('p'), a))), 'f32x4'), ...Q.map((q) => set(`c${a}${q}`, mul(v(`a${a}`), v(`b${q}`)), '+'))]),
+      ...at.step,
     ]),
     ...R.flatMap((a) => Q.flatMap((q) => vectorEpilogue(c, buffers, v(`c${a}${q}`), row(a), col(q), `${a}${q}`) ?? laneEpilogue(parts, v(`c${a}${q}`), row(a), col(q), `${a}${q}`))),
   ];
@@ -120,11 +146,14 @@ function dotTile(c: Contraction): KStmt[] {
   const parts = contractionParts(c);
   const { X, Y, put } = parts;
   const col = (b: number) => add(v('j0'), i(b));
+  const at = walk(c, 4);
   const tile: KStmt[] = [
     ...R.flatMap((a) => B.map((b) => let_(`c${a}${b}`, splat(f(0)), 'f32x4', true))),
+    ...at.start(v('j0')),
     { k: 'for', v: 'p', from: i(0), to: v('pVec'), step: 4, body: [
-      ...B.map((b) => let_(`b${b}`, vload(buf(c.y), idx(Y(v('p'), col(b)))), 'f32x4')),
-      ...R.flatMap((a) => [let_(`a${a}`, vload(buf(c.x), idx(X(row(a), v('p')))), 'f32x4'), ...B.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))]),
+      ...B.map((b) => let_(`b${b}`, vload(buf(c.y), at.y(v('p'), col(b), b)), 'f32x4')),
+      ...R.flatMap((a) => [let_(`a${a}`, vload(buf(c.x), at.x(row(a), v('p'), a)), 'f32x4'), ...B.map((b) => set(`c${a}${b}`, mul(v(`a${a}`), v(`b${b}`)), '+'))]),
+      ...at.step,
     ] },
     ...R.flatMap((a) => B.flatMap((b) => [
       let_(`s${a}${b}`, hsum(v(`c${a}${b}`)), 'f32', true),

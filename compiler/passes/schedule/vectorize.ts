@@ -1,13 +1,16 @@
 // Vectorization of innermost loops, for targets with 128-bit vectors (f32x4): a loop whose
-// body only loads, does + − × ÷ on f32, stores along the loop (stride 1) and accumulates
+// body only loads, does + − × ÷ (and exp, tanh, sqrt, max, min) on f32, stores along the loop (stride 1) and accumulates
 // into outer f32 locals runs four iterations at a time — loads along the loop become vector
 // loads, loads that do not move become broadcasts, each accumulator gets a vector partner
 // summed across lanes after the loop — and the iterations left over (trip count not a
-// multiple of four) run as the original scalar loop. Loops with anything else (calls,
+// multiple of four) run as the original scalar loop. Loops with anything else (other calls,
 // selects, conditions, integer locals, gathers, stores that do not move along the loop)
 // stay scalar. The attention, norm and softmax loops over head_dim / d_model are the ones
 // this reaches. `vectorExpr` and `stride` serve the SIMD tiles too (simd-tile.ts).
-import { add, bin, hsum, i, let_, mentions, set, splat, sub, v, vload, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+import { add, bin, declared, f, hsum, i, let_, mapStmts, mentions, set, splat, sub, substitute, v, vload, walkKernel, VECTOR_FN, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+
+/** The longest loop unrolled whole, in vector steps (32 floats: a head of 32). */
+const MAX_UNROLL = 8;
 
 export function vectorize() {
   return (k: Kernel): Kernel => {
@@ -36,7 +39,8 @@ export function vectorize() {
  * loads and loads that do not move become broadcasts (their index may not read a name
  * `local` gives a vector for), f32 constants and scalar arguments become broadcasts, names
  * become what `local` says (a vector, or 'splat' for a scalar to broadcast), and + − × ÷
- * and negation keep their shape. Undefined for anything else (a call, a select, a gather).
+ * and negation and the VECTOR_FN calls keep their shape. Undefined for anything else (another
+ * call, a select, a gather).
  * `at` rewrites the indices (a tile's row and first column).
  */
 export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>, local: (name: string) => KExpr | 'splat' | undefined, at: (idx: KExpr) => KExpr = (x) => x): KExpr | undefined {
@@ -63,6 +67,11 @@ export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>,
         if (!['+', '-', '*', '/'].includes(x.op)) return undefined;
         const [a, b] = [vec(x.a), vec(x.b)];
         return a && b ? { ...x, a, b } : undefined;
+      }
+      case 'call': {
+        if (!VECTOR_FN.has(x.fn)) return undefined;
+        const args = x.args.map(vec);
+        return args.every((a) => a !== undefined) ? { ...x, args: args as KExpr[] } : undefined;
       }
       default:
         return undefined;
@@ -155,6 +164,29 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
   if (readsOther) return undefined;
   const end = `vend${n}`;
   const count = sub(loop.to, loop.from);
+  // A short loop of known length (attention's head_dim loops) runs unrolled: no loop
+  // overhead or empty tail, and two accumulators per reduction (even and odd steps) so
+  // that consecutive multiply-adds do not wait on each other.
+  const from = loop.from.k === 'num' ? loop.from.v : undefined;
+  if (from !== undefined && !loop.parallel && count.k === 'num' && count.v >= 4 && count.v <= 4 * MAX_UNROLL) {
+    const steps = Math.floor(count.v / 4);
+    const locals = declared(body);
+    const acc = (r: string, u: number) => `${r}_v${n}${u % 2 ? 'b' : ''}`;
+    const copies = [...Array(steps).keys()].flatMap((u) =>
+      mapStmts(
+        substitute(body, { [iv]: i(from + 4 * u) }, (x) => (locals.has(x) ? `${x}_${u}` : x)),
+        (x) => x,
+        (x) => (reductions.some((r) => x === `${r}_v${n}`) ? acc(x.slice(0, -`_v${n}`.length), u) : x),
+      ),
+    );
+    const two = steps > 1;
+    return [
+      ...reductions.flatMap((r) => [let_(acc(r, 0), splat(f(0)), 'f32x4', true), ...(two ? [let_(acc(r, 1), splat(f(0)), 'f32x4', true)] : [])]),
+      ...copies,
+      ...reductions.flatMap((r) => [...(two ? [set(acc(r, 0), v(acc(r, 1)), '+')] : []), set(r, hsum(v(acc(r, 0))), '+')]),
+      ...(count.v % 4 ? [{ ...loop, from: i(from + 4 * steps) }] : []),
+    ];
+  }
   return [
     let_(end, add(loop.from, sub(count, bin('%', count, i(4)))), 'i32'),
     ...reductions.map((r) => let_(`${r}_v${n}`, splat({ k: 'num', v: 0, t: 'f32' }), 'f32x4', true)),

@@ -1,9 +1,11 @@
 // The WebAssembly SIMD CPU target: the same kernels as the TypeScript target, as one Wasm
 // module with 128-bit SIMD that every thread instantiates over one shared memory. Its
 // schedule register-tiles and vectorizes contractions (simd-tile.ts), then vectorizes the
-// innermost loops it can (vectorize.ts). It writes kernels.wasm and, for review, kernels.kir:
-// the scheduled kernel IR as text, which the module lowers one to one (`tfm compile --emit
-// code --target wasm` prints the full WebAssembly text instead).
+// innermost loops it can (vectorize.ts). It writes kernels.wasm (SIMD128), kernels.fma.wasm
+// (the same with relaxed SIMD's fused multiply-add, which the runtime prefers where the
+// engine has it) and, for review, kernels.kir: the scheduled kernel IR as text, which both
+// modules lower one to one (`tfm compile --emit code --target wasm` prints the full
+// WebAssembly text instead).
 import type { Target } from '../target.ts';
 import { renderWasm } from './render.ts';
 import { simdTile } from '../../passes/schedule/simd-tile.ts';
@@ -17,8 +19,13 @@ export const wasmTarget: Target = {
   description: 'WebAssembly with 128-bit SIMD over shared memory (the fast CPU target)',
   schedule: [simdTile(), vectorize()],
   render: (kernels, ctx) => {
-    const { binary } = renderWasm(kernels, ctx);
-    const text = [...ctx.header.map((l) => `// ${commentText(l)}`), '// The scheduled kernel IR that kernels.wasm lowers one to one (f32x4: four f32 lanes; `a[i .. +4]`: four elements from i).', '', ...kernels.map((k) => `${printKernel(k, spanAt(k.span, ctx.sources))}\n`)].join('\n');
-    return { 'kernels.wasm': binary, 'kernels.kir': text };
+    const text = [
+      ...ctx.header.map((l) => `// ${commentText(l)}`),
+      '// The scheduled kernel IR that kernels.wasm and kernels.fma.wasm lower one to one (f32x4: four f32 lanes; `a[i .. +4]`: four elements from i;',
+      '// kernels.fma.wasm computes each f32x4 `a * b + c` as one fused multiply-add).',
+      '',
+      ...kernels.map((k) => `${printKernel(k, spanAt(k.span, ctx.sources))}\n`),
+    ].join('\n');
+    return { 'kernels.wasm': renderWasm(kernels, ctx).binary, 'kernels.fma.wasm': renderWasm(kernels, ctx, { fma: true }).binary, 'kernels.kir': text };
   },
 };

@@ -8,6 +8,12 @@
 // 1e-8, far under one f32 ulp), rounded to f32; so are erf and the dropout hash, the same
 // formulas as the TypeScript target's prelude and the float64 reference. The rare ones
 // (log, sin, cos, pow) are imported from the host's Math.
+//
+// Two variants of each module: the baseline uses SIMD128 only; the `fma` variant also uses
+// relaxed SIMD's f32x4.relaxed_madd for every vector multiply-add (a·b + c in one fused
+// instruction where the CPU has FMA: half the arithmetic instructions of a matmul's inner
+// loop, which is what bounds it). The runtime loads the fma variant where the engine
+// supports relaxed SIMD.
 import binaryen from 'binaryen';
 import { parallelSplit, typeOf, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
@@ -27,9 +33,16 @@ function wasmType(t: EType): binaryen.Type {
   return t === 'f32' ? binaryen.f32 : t === 'f64' ? binaryen.f64 : t === 'f32x4' ? binaryen.v128 : binaryen.i32;
 }
 
-export function renderWasm(kernels: Kernel[], _ctx: RenderContext, wat = false): WasmModule {
+export interface WasmOptions {
+  /** Also print the module as WebAssembly text. */
+  wat?: boolean;
+  /** Fuse vector multiply-adds (relaxed SIMD). */
+  fma?: boolean;
+}
+
+export function renderWasm(kernels: Kernel[], _ctx: RenderContext, { wat = false, fma = false }: WasmOptions = {}): WasmModule {
   const m = new binaryen.Module();
-  m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.Atomics | binaryen.Features.BulkMemory | binaryen.Features.SignExt | binaryen.Features.MutableGlobals);
+  m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.NontrappingFPToInt | binaryen.Features.Atomics | binaryen.Features.BulkMemory | binaryen.Features.SignExt | binaryen.Features.MutableGlobals | (fma ? binaryen.Features.RelaxedSIMD : 0));
   // Shared memories need a declared maximum; the host creates the memory with its own size.
   // The memory is declared, then turned into the import `env.memory`.
   m.setMemory(1, 65536, null, [], true, false, '0');
@@ -37,7 +50,7 @@ export function renderWasm(kernels: Kernel[], _ctx: RenderContext, wat = false):
   for (const fn of IMPORTED) m.addFunctionImport(`Math.${fn}`, 'Math', fn, binaryen.f64, binaryen.f64);
   m.addFunctionImport('Math.pow', 'Math', 'pow', binaryen.createType([binaryen.f64, binaryen.f64]), binaryen.f64);
   addHelpers(m);
-  for (const k of kernels) new KernelEmitter(m, k).emit();
+  for (const k of kernels) new KernelEmitter(m, k, fma).emit();
   if (!m.validate()) throw new Error('internal: the Wasm module does not validate');
   binaryen.setOptimizeLevel(2);
   binaryen.setShrinkLevel(0);
@@ -86,6 +99,7 @@ function addHelpers(m: binaryen.Module): void {
       )),
     ], binaryen.f32));
   }
+  addVectorHelpers(m);
   // erf(x) = sign(x)·(1 − poly(t)·t·exp(−a²)), a = |x|, t = 1 / (1 + 0.3275911 a);
   // locals: 0 x (f32), 1 x (f64), 2 a, 3 t, 4 erf(|x|).
   const t = () => m.local.get(3, binaryen.f64);
@@ -116,6 +130,50 @@ function addHelpers(m: binaryen.Module): void {
   ], binaryen.f32));
 }
 
+/** exp and tanh on f32x4, for vectorized loops and epilogues, in f32 arithmetic (the
+ *  scalar functions above work in float64, which on vectors costs several times more: two
+ *  f64x2 halves, and V8 expands f64x2 min/max and conversions into instruction sequences).
+ *  exp: Cephes' expf — n = round(x·log₂e) by the 1.5·2²³ trick (which also gives n as an
+ *  integer), r = x − n·ln 2 in two parts, e^r by a degree-7 polynomial, times 2ⁿ in two
+ *  factors so that results near overflow and in the subnormal range scale correctly; x is
+ *  clamped to [−104, 89] first (e^x is 0 or ∞ in f32 beyond), NaN passes. tanh: Cephes'
+ *  tanhf — x + x·x²·P(x²) below |x| = 0.625, else ±(1 − 2 / (e^{2|x|} + 1)). Both stay
+ *  within 2 ulp of the float64 result, rounded (tested in test/kernels.test.ts); being a
+ *  different formula, a lane can differ from the scalar function by an ulp or two. */
+function addVectorHelpers(m: binaryen.Module): void {
+  const V = binaryen.v128;
+  const F = (x: number) => m.f32x4.splat(m.f32.const(x));
+  const I = (x: number) => m.i32x4.splat(m.i32.const(x));
+  const get = (n: number) => m.local.get(n, V);
+  const set = (n: number, e: Ref) => m.local.set(n, e);
+  const horner = (coeffs: number[], z: () => Ref) => coeffs.reduce<Ref | undefined>((acc, k) => (acc === undefined ? F(k) : m.f32x4.add(m.f32x4.mul(acc, z()), F(k))), undefined)!;
+  const MAGIC = 12582912; // 1.5 · 2²³: adding it rounds an f32 of magnitude < 2²² to an integer
+  const MAGIC_BITS = 0x4b400000;
+  const pow2 = (n: Ref) => m.i32x4.shl(m.i32x4.add(n, I(127)), m.i32.const(23));
+  // exp4: locals 0 x, 1 t (x·log₂e + MAGIC), 2 n, 3 r, 4 nᵢ (integer n), 5 y.
+  m.addFunction('exp4', V, V, [V, V, V, V, V], m.block(null, [
+    set(0, m.f32x4.pmax(m.f32x4.pmin(get(0), F(89)), F(-104))),
+    set(1, m.f32x4.add(m.f32x4.mul(get(0), F(Math.LOG2E)), F(MAGIC))),
+    set(2, m.f32x4.sub(get(1), F(MAGIC))),
+    set(4, m.i32x4.sub(get(1), I(MAGIC_BITS))),
+    set(3, m.f32x4.sub(m.f32x4.sub(get(0), m.f32x4.mul(get(2), F(0.693359375))), m.f32x4.mul(get(2), F(-2.12194440e-4)))),
+    set(5, m.f32x4.add(m.f32x4.add(m.f32x4.mul(m.f32x4.mul(horner([1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1], () => get(3)), get(3)), get(3)), get(3)), F(1))),
+    // 2ⁿ = 2^(n >> 1) · 2^(n − (n >> 1)): each factor a normal f32 for n in [−150, 129].
+    m.f32x4.mul(m.f32x4.mul(get(5), pow2(m.i32x4.shr_s(get(4), m.i32.const(1)))), pow2(m.i32x4.sub(get(4), m.i32x4.shr_s(get(4), m.i32.const(1))))),
+  ], V));
+  // tanh4: locals 0 x, 1 |x|, 2 x².
+  m.addFunction('tanh4', V, V, [V, V], m.block(null, [
+    set(1, m.f32x4.abs(get(0))),
+    set(2, m.f32x4.mul(get(0), get(0))),
+    m.v128.bitselect(
+      m.f32x4.add(m.f32x4.mul(m.f32x4.mul(horner([-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1], () => get(2)), get(2)), get(0)), get(0)),
+      // copysign(1 − 2 / (e^{2|x|} + 1), x) as a bit select of the sign.
+      m.v128.bitselect(get(0), m.f32x4.sub(F(1), m.f32x4.div(F(2), m.f32x4.add(m.call('exp4', [m.f32x4.add(get(1), get(1))], V), F(1)))), I(-0x80000000)),
+      m.f32x4.lt(get(1), F(0.625)),
+    ),
+  ], V));
+}
+
 interface Local {
   index: number;
   t: KType;
@@ -133,6 +191,7 @@ class KernelEmitter {
   constructor(
     private readonly m: binaryen.Module,
     private readonly k: Kernel,
+    private readonly fma: boolean,
   ) {
     this.buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
   }
@@ -207,6 +266,7 @@ class KernelEmitter {
         const value = this.expr(s.e, scope);
         const cur = m.local.get(l.index, wasmType(l.t));
         const op = s.op ?? '=';
+        if (op === '+' && l.t === 'f32x4' && this.fma && s.e.k === 'bin' && s.e.op === '*') return [m.local.set(l.index, this.madd(s.e.a, s.e.b, cur, scope))];
         return [m.local.set(l.index, op === '=' ? value : this.arith(op, l.t, cur, value))];
       }
       case 'store': {
@@ -234,6 +294,13 @@ class KernelEmitter {
       case 'comment':
         return [];
     }
+  }
+
+  /** a·b + c on f32x4, fused (relaxed SIMD: one rounding where the CPU has FMA). */
+  private madd(a: KExpr, b: KExpr, c: Ref, scope: Map<string, Local>): Ref {
+    // binaryen.js has the op but no typed wrapper for it.
+    const api = binaryen as unknown as { _BinaryenSIMDTernary(m: number, op: number, a: Ref, b: Ref, c: Ref): Ref; RelaxedMaddVecF32x4: number };
+    return api._BinaryenSIMDTernary((this.m as unknown as { ptr: number }).ptr, api.RelaxedMaddVecF32x4, this.expr(a, scope), this.expr(b, scope), c);
   }
 
   /** Byte address of element `idx` of a buffer. */
@@ -290,6 +357,8 @@ class KernelEmitter {
       case 'vload':
         return m.v128.load(0, 4, this.address(e.buf, e.idx, scope));
       case 'splat':
+        // A broadcast load is one instruction (vbroadcastss from memory), not a load and a shuffle.
+        if (e.a.k === 'load' && this.buffers.get(e.a.buf) === 'f32') return m.v128.load32_splat(0, 4, this.address(e.a.buf, e.a.idx, scope));
         return m.f32x4.splat(this.expr(e.a, scope));
       case 'lane':
         return m.f32x4.extract_lane(this.expr(e.a, scope), e.lane);
@@ -308,10 +377,21 @@ class KernelEmitter {
       case 'select':
         return m.select(this.expr(e.c, scope), this.expr(e.a, scope), this.expr(e.b, scope));
       case 'bin':
+        if (this.fma && e.op === '+' && this.typeOf(e, scope) === 'f32x4') {
+          if (e.a.k === 'bin' && e.a.op === '*') return this.madd(e.a.a, e.a.b, this.expr(e.b, scope), scope);
+          if (e.b.k === 'bin' && e.b.op === '*') return this.madd(e.b.a, e.b.b, this.expr(e.a, scope), scope);
+        }
         return this.arith(e.op, this.typeOf(e.a, scope), this.expr(e.a, scope), this.expr(e.b, scope));
       case 'call': {
         const t = this.typeOf(e.args[0], scope);
         const args = e.args.map((x) => this.expr(x, scope));
+        if (t === 'f32x4') {
+          if (e.fn === 'exp' || e.fn === 'tanh') return m.call(`${e.fn}4`, args, binaryen.v128);
+          if (e.fn === 'sqrt') return m.f32x4.sqrt(args[0]);
+          if (e.fn === 'max') return m.f32x4.max(args[0], args[1]);
+          if (e.fn === 'min') return m.f32x4.min(args[0], args[1]);
+          throw new Error(`internal: ${e.fn} on f32x4`);
+        }
         switch (e.fn) {
           case 'exp':
           case 'tanh':

@@ -212,13 +212,13 @@ export function matmul_epilogue_66229ae0(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d3479b14(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_65ae35e6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -253,6 +253,7 @@ export function attention_d3479b14(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * src_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -868,13 +869,13 @@ export function matmul_epilogue_b096fac9(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (causal): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_f3bfe0b2(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d6f772de(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -907,6 +908,7 @@ export function attention_f3bfe0b2(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -958,13 +960,13 @@ export function add_norm_00efacc5(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_6adf6be6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_5d5374c9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -999,6 +1001,7 @@ export function attention_6adf6be6(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2430,13 +2433,13 @@ export function matmul_7225554c(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_3d8138e9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_9d2b2db4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 768; o++) {
@@ -2447,43 +2450,10 @@ export function attention_grad_3d8138e9(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2496,16 +2466,18 @@ export function attention_grad_3d8138e9(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -2715,13 +2687,13 @@ export function add_e47bc85e(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_base.tfm:35:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_c6dfda2f(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_5330161c(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 768; o++) {
@@ -2732,39 +2704,10 @@ export function attention_grad_c6dfda2f(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2776,16 +2719,18 @@ export function attention_grad_c6dfda2f(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3266,13 +3211,13 @@ export function matmul_c6a17719(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_base.tfm:27:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_f3b15891(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e772e3f6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 768; o++) {
@@ -3283,43 +3228,10 @@ export function attention_grad_f3b15891(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * src_seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3332,16 +3244,18 @@ export function attention_grad_f3b15891(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

@@ -212,13 +212,13 @@ export function matmul_epilogue_74886e84(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_7d4282ed(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2c19a583(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -253,6 +253,7 @@ export function attention_7d4282ed(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -756,13 +757,13 @@ export function matmul_epilogue_70b33a00(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (causal): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_362f321f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_79b36120(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -795,6 +796,7 @@ export function attention_362f321f(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -846,13 +848,13 @@ export function add_norm_dfb7cb30(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_bd75acf0(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_68c47fb9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -887,6 +889,7 @@ export function attention_bd75acf0(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2128,13 +2131,13 @@ export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_1919678b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_bedc574b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -2145,43 +2148,10 @@ export function attention_grad_1919678b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2194,16 +2164,18 @@ export function attention_grad_1919678b(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.17677669529663687;
             for (let e = 0; e < 32; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -2413,13 +2385,13 @@ export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:34:7 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4316bed4(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fb19db8f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 128; o++) {
@@ -2430,39 +2402,10 @@ export function attention_grad_4316bed4(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.17677669529663687;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 32; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2474,16 +2417,18 @@ export function attention_grad_4316bed4(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 32; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.17677669529663687;
           for (let e = 0; e < 32; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2964,13 +2909,13 @@ export function matmul_e639d2d8(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bart_tiny.tfm:26:7 `attention self heads heads mask padding`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_d3900244(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_02ac5662(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -2981,43 +2926,10 @@ export function attention_grad_d3900244(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * src_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -3030,16 +2942,18 @@ export function attention_grad_d3900244(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.17677669529663687;
             for (let e = 0; e < 32; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

@@ -243,13 +243,13 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_3bfb859a(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d38379ae(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -284,6 +284,7 @@ export function attention_3bfb859a(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -570,13 +571,13 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_a8cc4315(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3016412b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -611,6 +612,7 @@ export function attention_a8cc4315(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -645,13 +647,13 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_7d0f59f3(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3da69153(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -686,6 +688,7 @@ export function attention_7d0f59f3(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -720,13 +723,13 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_43c1f2a7(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_39a11fb4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -761,6 +764,7 @@ export function attention_43c1f2a7(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -795,13 +799,13 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_bf321b35(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_80bd2637(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -836,6 +840,7 @@ export function attention_bf321b35(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -870,13 +875,13 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_fc79b074(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_55f36a11(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -911,6 +916,7 @@ export function attention_fc79b074(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -945,13 +951,13 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_1cbd6efc(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_0377b731(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -986,6 +992,7 @@ export function attention_1cbd6efc(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1020,13 +1027,13 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_b7f1869e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_8a78ca3b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1061,6 +1068,7 @@ export function attention_b7f1869e(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1095,13 +1103,13 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4e380342(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_431c3982(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1136,6 +1144,7 @@ export function attention_4e380342(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1170,13 +1179,13 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_ff31aa0a(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_36da30f6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1211,6 +1220,7 @@ export function attention_ff31aa0a(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1245,13 +1255,13 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_12ea0a16(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4c923a46(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1286,6 +1296,7 @@ export function attention_12ea0a16(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1320,13 +1331,13 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_65a77f69(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c55bb182(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1361,6 +1372,7 @@ export function attention_65a77f69(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2647,13 +2659,13 @@ export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_e754453b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_11b1caa6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2664,23 +2676,14 @@ export function attention_grad_e754453b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < seq; j++) {
           if (keyMask[b * seq + j] !== 0) {
             const ko = (b * seq + j) * 768 + kh * 64;
@@ -2689,18 +2692,50 @@ export function attention_grad_e754453b(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_718ed7a5(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2713,81 +2748,50 @@ export function attention_grad_e754453b(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_466041b1(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_584f1843(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2800,81 +2804,50 @@ export function attention_grad_466041b1(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_8c58c8cc(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_630f8325(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2887,81 +2860,50 @@ export function attention_grad_8c58c8cc(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_e086e77c(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_ef896c95(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2974,81 +2916,50 @@ export function attention_grad_e086e77c(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_59c98609(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_2573f633(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3061,81 +2972,50 @@ export function attention_grad_59c98609(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_5cedbd19(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_1835d253(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3148,81 +3028,50 @@ export function attention_grad_5cedbd19(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_9879a8b7(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_f1ea0ad5(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3235,81 +3084,50 @@ export function attention_grad_9879a8b7(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_57e08ae3(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_ec79e93d(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3322,81 +3140,50 @@ export function attention_grad_57e08ae3(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_96e443df(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
+            const pk = p * keepj;
+            const dsRaw = p * (dpj - rowDot);
+            const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
+              dv[ko + e] += pk * dOut[qo + e];
+              dq[qo + e] += ds * k[ko + e];
+              dk[ko + e] += ds * q[qo + e];
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_a31d850e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3409,103 +3196,18 @@ export function attention_grad_96e443df(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
-            for (let e = 0; e < 64; e++) {
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_0542e6a4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -3517,13 +3219,13 @@ export function attention_grad_0542e6a4(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_6591764e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_729e5956(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3534,43 +3236,10 @@ export function attention_grad_6591764e(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3583,16 +3252,18 @@ export function attention_grad_6591764e(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -3604,13 +3275,13 @@ export function attention_grad_6591764e(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bert_base.tfm:29:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_f2d1b659(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3621,43 +3292,10 @@ export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 768 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3670,16 +3308,18 @@ export function attention_grad_263f6118(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

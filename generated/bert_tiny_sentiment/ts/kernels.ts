@@ -243,13 +243,13 @@ export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_fac14a70(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_67986806(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
@@ -284,6 +284,7 @@ export function attention_fac14a70(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 2 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -570,13 +571,13 @@ export function dropout_65b6123b(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d992d332(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_fe24c12f(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
@@ -611,6 +612,7 @@ export function attention_d992d332(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 2 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2019,13 +2021,13 @@ export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_7e3650aa(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d1368b95(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -2036,43 +2038,10 @@ export function attention_grad_7e3650aa(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 128 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 2 + h];
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 128 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2085,16 +2054,18 @@ export function attention_grad_7e3650aa(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -2106,13 +2077,13 @@ export function attention_grad_7e3650aa(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/bert_tiny.tfm:27:5 `attention self heads heads mask padding dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_ec5e2def(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_dc3129da(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -2123,43 +2094,10 @@ export function attention_grad_ec5e2def(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 128 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 2 + h];
         let rowDot = 0;
-        for (let j = 0; j < seq; j++) {
-          if (keyMask[b * seq + j] !== 0) {
-            const ko = (b * seq + j) * 128 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2172,16 +2110,18 @@ export function attention_grad_ec5e2def(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 0.125;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

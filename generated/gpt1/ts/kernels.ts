@@ -184,13 +184,13 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4e52a3f9(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4141c1ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -223,6 +223,7 @@ export function attention_4e52a3f9(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -509,13 +510,13 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_7bdb6913(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_b1b70afb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -548,6 +549,7 @@ export function attention_7bdb6913(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -582,13 +584,13 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_8fc11757(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2ee6ecea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -621,6 +623,7 @@ export function attention_8fc11757(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -655,13 +658,13 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_beecbae8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f3c73243(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -694,6 +697,7 @@ export function attention_beecbae8(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -728,13 +732,13 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_b5090cae(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_49de6ede(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -767,6 +771,7 @@ export function attention_b5090cae(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -801,13 +806,13 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_af8d7795(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4cead3cf(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -840,6 +845,7 @@ export function attention_af8d7795(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -874,13 +880,13 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d2848991(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f19b9ab4(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -913,6 +919,7 @@ export function attention_d2848991(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -947,13 +954,13 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_c8ebdd61(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4407b445(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -986,6 +993,7 @@ export function attention_c8ebdd61(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1020,13 +1028,13 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_9b1c13db(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_ef09dcaa(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1059,6 +1067,7 @@ export function attention_9b1c13db(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1093,13 +1102,13 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2c596eeb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_e1fa2e42(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1132,6 +1141,7 @@ export function attention_2c596eeb(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1166,13 +1176,13 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_244256ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_9df4e1ee(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1205,6 +1215,7 @@ export function attention_244256ac(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1239,13 +1250,13 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_3c275355(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3d0b4efb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1278,6 +1289,7 @@ export function attention_3c275355(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2278,13 +2290,13 @@ export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_98dec9ee(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e6f08311(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2295,21 +2307,14 @@ export function attention_grad_98dec9ee(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2317,17 +2322,49 @@ export function attention_grad_98dec9ee(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2339,76 +2376,49 @@ export function attention_grad_98dec9ee(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_4072a1cf(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2420,76 +2430,49 @@ export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_cd5b59c4(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2501,76 +2484,49 @@ export function attention_grad_cd5b59c4(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_d902f191(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2582,76 +2538,49 @@ export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_4694c96c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2663,76 +2592,49 @@ export function attention_grad_4694c96c(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_bdafe4ed(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2744,76 +2646,49 @@ export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_e5aa1ec5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2825,76 +2700,49 @@ export function attention_grad_e5aa1ec5(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_a92cbb4c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2906,76 +2754,49 @@ export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_dcf21ffe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
+          const pk = p * keepj;
+          const dsRaw = p * (dpj - rowDot);
+          const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
+            dv[ko + e] += pk * dOut[qo + e];
+            dq[qo + e] += ds * k[ko + e];
+            dk[ko + e] += ds * q[qo + e];
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+ *
+ * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
+ *
+ * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
+ */
+export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+  const __count = batch;
+  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
+    for (let o = 0; o < seq * 768; o++) {
+      dk[b * (seq * 768) + o] = 0;
+      dv[b * (seq * 768) + o] = 0;
+    }
+    for (let h = 0; h < 12; h++) {
+      const kh = h;
+      for (let qi = 0; qi < seq; qi++) {
+        const qo = (b * seq + qi) * 768 + h * 64;
+        const rowLse = lse[(b * seq + qi) * 12 + h];
+        let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2987,97 +2808,18 @@ export function attention_grad_dcf21ffe(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
-          for (let e = 0; e < 64; e++) {
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
- *
- * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
- *
- * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
- */
-export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
-  const __count = batch;
-  for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
-    for (let o = 0; o < seq * 768; o++) {
-      dk[b * (seq * 768) + o] = 0;
-      dv[b * (seq * 768) + o] = 0;
-    }
-    for (let h = 0; h < 12; h++) {
-      const kh = h;
-      for (let qi = 0; qi < seq; qi++) {
-        const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
-        let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3088,13 +2830,13 @@ export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_2347d86b(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_4595f4a2(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3105,39 +2847,10 @@ export function attention_grad_2347d86b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3149,16 +2862,18 @@ export function attention_grad_2347d86b(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3169,13 +2884,13 @@ export function attention_grad_2347d86b(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt1.tfm:23:5 `attention self heads heads mask causal dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3186,39 +2901,10 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3230,16 +2916,18 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }

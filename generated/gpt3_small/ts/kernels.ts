@@ -212,13 +212,13 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4e52a3f9(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4141c1ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -251,6 +251,7 @@ export function attention_4e52a3f9(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -537,13 +538,13 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_63181b8b(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_527b13c8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -576,6 +577,7 @@ export function attention_63181b8b(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -610,13 +612,13 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_8fc11757(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2ee6ecea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -649,6 +651,7 @@ export function attention_8fc11757(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -683,13 +686,13 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_fbdc1c9f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_0174a374(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -722,6 +725,7 @@ export function attention_fbdc1c9f(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -756,13 +760,13 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_b5090cae(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_49de6ede(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -795,6 +799,7 @@ export function attention_b5090cae(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -829,13 +834,13 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_e654670a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_466e5e5f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -868,6 +873,7 @@ export function attention_e654670a(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -902,13 +908,13 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d2848991(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f19b9ab4(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -941,6 +947,7 @@ export function attention_d2848991(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -975,13 +982,13 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_eef12357(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_ff23c5d8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1014,6 +1021,7 @@ export function attention_eef12357(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1048,13 +1056,13 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_9b1c13db(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_ef09dcaa(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1087,6 +1095,7 @@ export function attention_9b1c13db(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1121,13 +1130,13 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_90df30ba(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d4485483(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1160,6 +1169,7 @@ export function attention_90df30ba(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1194,13 +1204,13 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_244256ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_9df4e1ee(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1233,6 +1243,7 @@ export function attention_244256ac(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1267,13 +1278,13 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
 }
 
 /**
- * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values
+ * fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2de75f9f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_7ade2a8a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1306,6 +1317,7 @@ export function attention_2de75f9f(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2307,13 +2319,13 @@ export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_7db704ef(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_aa275b0f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2324,21 +2336,14 @@ export function attention_grad_7db704ef(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2346,38 +2351,18 @@ export function attention_grad_7db704ef(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2388,13 +2373,13 @@ export function attention_grad_7db704ef(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2405,21 +2390,14 @@ export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2427,38 +2405,18 @@ export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2469,13 +2427,13 @@ export function attention_grad_ea1f2eab(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_528995be(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_c7f8c1ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2486,21 +2444,14 @@ export function attention_grad_528995be(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2508,38 +2459,18 @@ export function attention_grad_528995be(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2550,13 +2481,13 @@ export function attention_grad_528995be(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2567,21 +2498,14 @@ export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2589,38 +2513,18 @@ export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2631,13 +2535,13 @@ export function attention_grad_b4b4627a(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_b90e39fe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_2594b422(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2648,21 +2552,14 @@ export function attention_grad_b90e39fe(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2670,38 +2567,18 @@ export function attention_grad_b90e39fe(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2712,13 +2589,13 @@ export function attention_grad_b90e39fe(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2729,21 +2606,14 @@ export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2751,38 +2621,18 @@ export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2793,13 +2643,13 @@ export function attention_grad_be4224e8(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_f10abef6(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_a60464b6(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2810,21 +2660,14 @@ export function attention_grad_f10abef6(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2832,38 +2675,18 @@ export function attention_grad_f10abef6(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2874,13 +2697,13 @@ export function attention_grad_f10abef6(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2891,21 +2714,14 @@ export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2913,38 +2729,18 @@ export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2955,13 +2751,13 @@ export function attention_grad_74cbeafe(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_230d7293(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_c4dbaf41(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2972,21 +2768,14 @@ export function attention_grad_230d7293(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -2994,38 +2783,18 @@ export function attention_grad_230d7293(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3036,13 +2805,13 @@ export function attention_grad_230d7293(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3053,21 +2822,14 @@ export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
+        }
+        for (let e = 0; e < 64; e++) {
+          dq[qo + e] = 0;
+        }
         for (let j = 0; j < Math.min(seq, qi + 1); j++) {
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
@@ -3075,38 +2837,18 @@ export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
-        }
-        for (let e = 0; e < 64; e++) {
-          dq[qo + e] = 0;
-        }
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3117,13 +2859,13 @@ export function attention_grad_162c41cd(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4bca84be(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_4383be6e(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3134,39 +2876,10 @@ export function attention_grad_4bca84be(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = Math.max(0, qi - 255); j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3178,16 +2891,18 @@ export function attention_grad_4bca84be(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3198,13 +2913,13 @@ export function attention_grad_4bca84be(q: Float32Array, k: Float32Array, v: Flo
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt3_small.tfm:25:5 `attention self heads heads mask alternate(causal, local(window)) dropout p_drop`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3215,39 +2930,10 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3259,16 +2945,18 @@ export function attention_grad_c6597b62(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }

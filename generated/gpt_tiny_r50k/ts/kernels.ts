@@ -198,13 +198,13 @@ export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (causal): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2efa2cc3(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_fb46aa53(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -237,6 +237,7 @@ export function attention_2efa2cc3(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1484,13 +1485,13 @@ export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/gpt_tiny.tfm:24:5 `attention self heads heads mask causal`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_80a9b04b(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_4039ee5a(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -1501,39 +1502,10 @@ export function attention_grad_80a9b04b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < seq; qi++) {
         const qo = (b * seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.17677669529663687;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(seq, qi + 1); j++) {
-          const ko = (b * seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 32; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -1545,16 +1517,18 @@ export function attention_grad_80a9b04b(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 32; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.17677669529663687;
           for (let e = 0; e < 32; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }

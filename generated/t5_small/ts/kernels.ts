@@ -162,13 +162,13 @@ export function matmul_c48c5f1e(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_367cee06(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c49020e3(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -205,6 +205,7 @@ export function attention_367cee06(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * src_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -728,13 +729,13 @@ export function matmul_ed5c94dc(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention (causal): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_c7222ce5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_83672682(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -769,6 +770,7 @@ export function attention_c7222ce5(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -815,13 +817,13 @@ export function add_norm_10aedf56(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_355bb5aa(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d17e91c6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -856,6 +858,7 @@ export function attention_355bb5aa(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -2207,13 +2210,13 @@ export function matmul_06b96eaa(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_small.tfm:40:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_007bf17b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d54ca408(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 512; o++) {
@@ -2224,43 +2227,10 @@ export function attention_grad_007bf17b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 1;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 8 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 1;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2273,16 +2243,18 @@ export function attention_grad_007bf17b(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 1;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 1;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -2478,11 +2450,11 @@ export function add_8aa0fa7f(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
-export function attention_grad_52b948c1(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
+export function attention_grad_611b93a8(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -2495,43 +2467,10 @@ export function attention_grad_52b948c1(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 512 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 512 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 8 + h];
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 8 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 512 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 8 + h];
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2545,17 +2484,19 @@ export function attention_grad_52b948c1(q: Float32Array, k: Float32Array, v: Flo
           const rAbs = Math.max(-(j - qi), 0);
           const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           dbias[bucket * 8 + h] += dsRaw;
           const ds = dsRaw * 1;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -3001,11 +2942,11 @@ export function matmul_304f41d8(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
-export function attention_grad_62f1a28b(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
+export function attention_grad_f0f8ec9e(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -3018,47 +2959,10 @@ export function attention_grad_62f1a28b(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 512 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * src_seq + qi) * 8 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 512 + kh * 64;
-            let dot = 0;
-            for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 64; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3073,17 +2977,19 @@ export function attention_grad_62f1a28b(q: Float32Array, k: Float32Array, v: Flo
             const rAbs = Math.abs(j - qi);
             const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 64; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             dbias[bucket * 8 + h] += dsRaw;
             const ds = dsRaw * 1;
             for (let e = 0; e < 64; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

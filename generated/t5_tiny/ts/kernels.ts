@@ -162,13 +162,13 @@ export function matmul_96978735(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_76efaaf3(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_76f0cfa8(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -205,6 +205,7 @@ export function attention_76efaaf3(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -630,13 +631,13 @@ export function matmul_c7f61cbb(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention (causal): scale, mask, online softmax, weighted sum of values
+ * fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_91b917a1(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d7739ac5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -671,6 +672,7 @@ export function attention_91b917a1(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -717,13 +719,13 @@ export function add_norm_d75dad09(x: Float32Array, y: Float32Array, g: Float32Ar
 }
 
 /**
- * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values
+ * fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_7d95959d(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2f90f1b4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -758,6 +760,7 @@ export function attention_7d95959d(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1955,13 +1958,13 @@ export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_tiny.tfm:38:7 `attention cross heads heads head_dim d_kv scale 1`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_be1a2cae(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_ad234364(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -1972,43 +1975,10 @@ export function attention_grad_be1a2cae(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 1;
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const s = dot * 1;
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2021,16 +1991,18 @@ export function attention_grad_be1a2cae(q: Float32Array, k: Float32Array, v: Flo
               dot += q[qo + e] * k[ko + e];
             }
             const s = dot * 1;
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 1;
             for (let e = 0; e < 32; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }
@@ -2226,11 +2198,11 @@ export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
-export function attention_grad_3a62d4c7(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
+export function attention_grad_5cd15499(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
@@ -2243,43 +2215,10 @@ export function attention_grad_3a62d4c7(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < tgt_seq; qi++) {
         const qo = (b * tgt_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 4 + h];
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < Math.min(tgt_seq, qi + 1); j++) {
-          const ko = (b * tgt_seq + j) * 128 + kh * 32;
-          let dot = 0;
-          for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 4 + h];
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 32; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2293,17 +2232,19 @@ export function attention_grad_3a62d4c7(q: Float32Array, k: Float32Array, v: Flo
           const rAbs = Math.max(-(j - qi), 0);
           const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 4 + h];
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 32; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           dbias[bucket * 4 + h] += dsRaw;
           const ds = dsRaw * 1;
           for (let e = 0; e < 32; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
@@ -2749,11 +2690,11 @@ export function matmul_aad29a44(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
-export function attention_grad_128312ec(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
+export function attention_grad_b7b810fe(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
@@ -2766,47 +2707,10 @@ export function attention_grad_128312ec(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < src_seq; qi++) {
         const qo = (b * src_seq + qi) * 128 + h * 32;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const mNew = Math.max(m, s);
-            l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-            m = mNew;
-          }
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * src_seq + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < src_seq; j++) {
-          if (keyMask[b * src_seq + j] !== 0) {
-            const ko = (b * src_seq + j) * 128 + kh * 32;
-            let dot = 0;
-            for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
-            }
-            const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const p = Math.exp(s - m) * inv;
-            let dpj = 0;
-            for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
-            }
-            const keepj = 1;
-            dpj *= keepj;
-            rowDot += p * dpj;
-            for (let e = 0; e < 32; e++) {
-              dv[ko + e] += p * keepj * dOut[qo + e];
-            }
-          }
+        for (let e = 0; e < 32; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2821,17 +2725,19 @@ export function attention_grad_128312ec(q: Float32Array, k: Float32Array, v: Flo
             const rAbs = Math.abs(j - qi);
             const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 4 + h];
-            const p = Math.exp(s - m) * inv;
+            const p = Math.exp(s - rowLse);
             let dpj = 0;
             for (let e = 0; e < 32; e++) {
               dpj += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
             dpj *= keepj;
+            const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             dbias[bucket * 4 + h] += dsRaw;
             const ds = dsRaw * 1;
             for (let e = 0; e < 32; e++) {
+              dv[ko + e] += pk * dOut[qo + e];
               dq[qo + e] += ds * k[ko + e];
               dk[ko + e] += ds * q[qo + e];
             }

@@ -328,13 +328,13 @@ export function matmul_epilogue_e4f98bf1(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none): scale, mask, online softmax, weighted sum of values
+ * fused attention (none): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_65715ee8(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_5ded4b2f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -367,6 +367,7 @@ export function attention_65715ee8(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * 197 + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1632,13 +1633,13 @@ export function matmul_e759eeee(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/vit_base_patch16.tfm:25:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_1b2a53aa(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_cd06b53c(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 151296; o++) {
@@ -1649,39 +1650,10 @@ export function attention_grad_1b2a53aa(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < 197; qi++) {
         const qo = (b * 197 + qi) * 768 + h * 64;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < 197; j++) {
-          const ko = (b * 197 + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * 197 + qi) * 12 + h];
         let rowDot = 0;
-        for (let j = 0; j < 197; j++) {
-          const ko = (b * 197 + j) * 768 + kh * 64;
-          let dot = 0;
-          for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 64; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 64; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -1693,16 +1665,18 @@ export function attention_grad_1b2a53aa(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.125;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 64; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
           for (let e = 0; e < 64; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }

@@ -342,13 +342,13 @@ export function matmul_epilogue_b6201a5e(a: Float32Array, b: Float32Array, bias:
 }
 
 /**
- * fused attention (none): scale, mask, online softmax, weighted sum of values
+ * fused attention (none): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_daf2e96f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_531ac400(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -381,6 +381,7 @@ export function attention_daf2e96f(q: Float32Array, k: Float32Array, v: Float32A
         for (let e = 0; e < 16; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
+        lse[(b * 17 + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
       }
     }
   }
@@ -1806,13 +1807,13 @@ export function matmul_4372b331(a: Float32Array, b: Float32Array, c: Float32Arra
 }
 
 /**
- * fused attention backward: recomputes the softmax row by row; dq, dk, dv
+ * fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
  *
  * From specs/vit_mnist.tfm:23:5 `attention self heads heads mask bidirectional`.
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_952c80ad(q: Float32Array, k: Float32Array, v: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_70d7187f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 1088; o++) {
@@ -1823,39 +1824,10 @@ export function attention_grad_952c80ad(q: Float32Array, k: Float32Array, v: Flo
       const kh = h;
       for (let qi = 0; qi < 17; qi++) {
         const qo = (b * 17 + qi) * 64 + h * 16;
-        let m = -Infinity;
-        let l = 0;
-        for (let j = 0; j < 17; j++) {
-          const ko = (b * 17 + j) * 64 + kh * 16;
-          let dot = 0;
-          for (let e = 0; e < 16; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.25;
-          const mNew = Math.max(m, s);
-          l = l * Math.exp(m - mNew) + Math.exp(s - mNew);
-          m = mNew;
-        }
-        const inv = (l > 0 ? 1 / l : 0);
+        const rowLse = lse[(b * 17 + qi) * 4 + h];
         let rowDot = 0;
-        for (let j = 0; j < 17; j++) {
-          const ko = (b * 17 + j) * 64 + kh * 16;
-          let dot = 0;
-          for (let e = 0; e < 16; e++) {
-            dot += q[qo + e] * k[ko + e];
-          }
-          const s = dot * 0.25;
-          const p = Math.exp(s - m) * inv;
-          let dpj = 0;
-          for (let e = 0; e < 16; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
-          }
-          const keepj = 1;
-          dpj *= keepj;
-          rowDot += p * dpj;
-          for (let e = 0; e < 16; e++) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-          }
+        for (let e = 0; e < 16; e++) {
+          rowDot += dOut[qo + e] * out[qo + e];
         }
         for (let e = 0; e < 16; e++) {
           dq[qo + e] = 0;
@@ -1867,16 +1839,18 @@ export function attention_grad_952c80ad(q: Float32Array, k: Float32Array, v: Flo
             dot += q[qo + e] * k[ko + e];
           }
           const s = dot * 0.25;
-          const p = Math.exp(s - m) * inv;
+          const p = Math.exp(s - rowLse);
           let dpj = 0;
           for (let e = 0; e < 16; e++) {
             dpj += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
           dpj *= keepj;
+          const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.25;
           for (let e = 0; e < 16; e++) {
+            dv[ko + e] += pk * dOut[qo + e];
             dq[qo + e] += ds * k[ko + e];
             dk[ko + e] += ds * q[qo + e];
           }
