@@ -11,7 +11,7 @@ try {
   const kernels = await loadKernels(workerData.source, workerData.wasm);
   const tasks = bindTasks(workerData.program, kernels, workerData.dims, workerData.memory, workerData.scalars);
   parentPort.postMessage('ready');
-  serve(workerData.ctrl, tasks, workerData.part);
+  serve(workerData.ctrl, tasks);
 } catch (e) {
   parentPort.postMessage(`worker failed: ${e?.stack ?? e}`);
 }

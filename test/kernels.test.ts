@@ -31,6 +31,7 @@ const CASES: Case[] = [
   { name: 'add, broadcast over symbolic strides [batch, 1, 1] + [batch, seq, 5]', op: 'add', inputs: [{ shape: ['batch', 1, 1] }, { shape: ['batch', 'seq', 5] }], dims: { batch: 3, seq: 4 } },
   { name: 'sub, symbolic dims', op: 'sub', inputs: [{ shape: ['batch', 'seq', 5] }, { shape: ['seq', 5] }], dims: { batch: 3, seq: 7 } },
   { name: 'reduce_to a middle axis [2, 3, 4] → [3, 1]', op: 'reduce_to', inputs: [{ shape: [2, 3, 4] }], attrs: { shape: [3, 1] } },
+  { name: 'reduce_to trailing dims (a bias gradient) [batch, seq, 7] → [7]', op: 'reduce_to', inputs: [{ shape: ['batch', 'seq', 7] }], attrs: { shape: [7] }, dims: { batch: 3, seq: 5 } },
   { name: 'matmul with edges (rows 7, cols 9, inner 5)', op: 'matmul', inputs: [{ shape: [7, 5] }, { shape: [5, 9] }] },
   { name: 'matmul bᵀ with edges', op: 'matmul', inputs: [{ shape: [1, 7, 5] }, { shape: [6, 5] }], attrs: { tb: true } },
   { name: 'matmul aᵀ with edges (weight gradient)', op: 'matmul', inputs: [{ shape: [11, 6] }, { shape: [11, 9] }], attrs: { ta: true } },

@@ -567,11 +567,15 @@ const BUILDERS: Record<string, Builder> = {
   reduce_to: (n) => {
     const x = n.inputs[0].shape;
     const out = n.outputs[0].shape;
-    return {
-      doc: `sum [${x.join(', ')}] down to [${out.join(', ')}] (gradient of a broadcast)`,
-      buffers: [rd('x'), wr('y')],
-      body: [loop('o', sizeExpr(out), [store('y', v('o'), f(0))]), loop('o', sizeExpr(x), [store('y', broadcastIndex(out, x, v('o')), load('x', v('o')), true)])],
-    };
+    const zero = loop('o', sizeExpr(out), [store('y', v('o'), f(0))]);
+    const doc = `sum [${x.join(', ')}] down to [${out.join(', ')}] (gradient of a broadcast)`;
+    // Down to trailing dims (a bias): rows of x added to y, one contiguous row at a time.
+    const trailing = out.every((d, k) => d === x[x.length - out.length + k]);
+    if (trailing) {
+      const width = sizeExpr(out);
+      return { doc, buffers: [rd('x'), wr('y')], body: [zero, loop('r', sizeExpr(x.slice(0, x.length - out.length)), [loop('c', width, [store('y', v('c'), load('x', add(mul(v('r'), width), v('c'))), true)])])] };
+    }
+    return { doc, buffers: [rd('x'), wr('y')], body: [zero, loop('o', sizeExpr(x), [store('y', broadcastIndex(out, x, v('o')), load('x', v('o')), true)])] };
   },
   sum_all: (n) => ({ doc: 'sum of all elements', buffers: [rd('x'), wr('y')], body: [let_('acc', f(0), 'f32', true), loop('o', sizeExpr(n.inputs[0].shape), [set('acc', load('x', v('o')), '+')]), store('y', i(0), v('acc'))] }),
   layernorm: normKernel,

@@ -1870,12 +1870,14 @@ export function layernorm_grad_86b92a3e(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_9f7eb380(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_a79780ad(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * tgt_seq; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -2069,12 +2071,14 @@ export function act_grad_1b651423(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bart_base.tfm:37:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_7a313f6c(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_889a0948(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * tgt_seq; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -2493,12 +2497,14 @@ export function attention_grad_9d2b2db4(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_base.tfm:36:7 `attention cross heads heads`.
  */
-export function reduce_to_610e087f(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_7bf4a4b3(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * src_seq; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -2745,12 +2751,14 @@ export function attention_grad_5330161c(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
  */
-export function reduce_to_65d4ade7(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_258ac42e(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 768; o++) {
-    y[o % (tgt_seq * 768)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < tgt_seq * 768; c++) {
+      y[c] += x[r * (tgt_seq * 768) + c];
+    }
   }
 }
 
@@ -3031,12 +3039,14 @@ export function act_grad_8c6b76d3(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bart_base.tfm:28:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_0713fda2(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_a49f6114(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * src_seq; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -3271,12 +3281,14 @@ export function attention_grad_e772e3f6(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_base.tfm:20:5 `positions learned ctx offset 2`.
  */
-export function reduce_to_8545246e(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_a76adb63(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 768; o++) {
-    y[o % (src_seq * 768)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < src_seq * 768; c++) {
+      y[c] += x[r * (src_seq * 768) + c];
+    }
   }
 }
 

@@ -1568,12 +1568,14 @@ export function layernorm_grad_12a4e015(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_18657e7c(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_947dc1e9(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * tgt_seq; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1767,12 +1769,14 @@ export function act_grad_ab1516c3(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bart_tiny.tfm:36:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_a90ed633(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_eb8e806a(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 512; o++) {
-    y[o % 512] += x[o];
+  for (let r = 0; r < batch * tgt_seq; r++) {
+    for (let c = 0; c < 512; c++) {
+      y[c] += x[r * 512 + c];
+    }
   }
 }
 
@@ -2191,12 +2195,14 @@ export function attention_grad_bedc574b(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_tiny.tfm:35:7 `attention cross heads heads`.
  */
-export function reduce_to_3ee132c5(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_d1c8e443(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * src_seq; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -2443,12 +2449,14 @@ export function attention_grad_fb19db8f(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
  */
-export function reduce_to_2e99b9b4(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
+export function reduce_to_27749d6b(x: Float32Array, y: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < tgt_seq * 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * tgt_seq * 128; o++) {
-    y[o % (tgt_seq * 128)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < tgt_seq * 128; c++) {
+      y[c] += x[r * (tgt_seq * 128) + c];
+    }
   }
 }
 
@@ -2729,12 +2737,14 @@ export function act_grad_2133db71(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bart_tiny.tfm:27:7 `mlp d_ff act gelu`.
  */
-export function reduce_to_8ed625f4(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_4a00b985(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 512; o++) {
-    y[o % 512] += x[o];
+  for (let r = 0; r < batch * src_seq; r++) {
+    for (let c = 0; c < 512; c++) {
+      y[c] += x[r * 512 + c];
+    }
   }
 }
 
@@ -2969,12 +2979,14 @@ export function attention_grad_02ac5662(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bart_tiny.tfm:19:5 `positions learned ctx offset 2`.
  */
-export function reduce_to_8cbe8801(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
+export function reduce_to_cb954c62(x: Float32Array, y: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < src_seq * 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * src_seq * 128; o++) {
-    y[o % (src_seq * 128)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < src_seq * 128; c++) {
+      y[c] += x[r * (src_seq * 128) + c];
+    }
   }
 }
 

@@ -1869,12 +1869,14 @@ export function softmax_xent_grad_7a45e374(logits: Float32Array, targets: Int32A
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
-export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_7ef8fa41(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 30522; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 30522; o++) {
-    y[o % 30522] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 30522; c++) {
+      y[c] += x[r * 30522 + c];
+    }
   }
 }
 
@@ -2110,12 +2112,14 @@ export function act_grad_6b043b13(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
-export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -2479,12 +2483,14 @@ export function act_grad_f38d462c(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -3335,12 +3341,14 @@ export function attention_grad_f2d1b659(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bert_base.tfm:23:5 `positions learned ctx`.
  */
-export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_49d1a825(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % (seq * 768)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 768; c++) {
+      y[c] += x[r * (seq * 768) + c];
+    }
   }
 }
 

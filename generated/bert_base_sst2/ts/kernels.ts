@@ -1768,12 +1768,14 @@ export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32A
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  */
-export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_0db899ab(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 2; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 2; o++) {
-    y[o % 2] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 2; c++) {
+      y[c] += x[r * 2 + c];
+    }
   }
 }
 
@@ -1990,12 +1992,14 @@ export function act_grad_02b084f6(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_base_sst2.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  */
-export function reduce_to_e3c9d536(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_623f30c2(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -2232,12 +2236,14 @@ export function layernorm_grad_aea9fc58(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -2431,12 +2437,14 @@ export function act_grad_f38d462c(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_base.tfm:30:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -3457,12 +3465,14 @@ export function attention_grad_f2d1b659(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bert_base.tfm:23:5 `positions learned ctx`.
  */
-export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_49d1a825(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % (seq * 768)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 768; c++) {
+      y[c] += x[r * (seq * 768) + c];
+    }
   }
 }
 

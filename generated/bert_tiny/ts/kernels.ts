@@ -1109,12 +1109,14 @@ export function softmax_xent_grad_7a45e374(logits: Float32Array, targets: Int32A
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  */
-export function reduce_to_126ac306(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_7ef8fa41(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 30522; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 30522; o++) {
-    y[o % 30522] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 30522; c++) {
+      y[c] += x[r * 30522 + c];
+    }
   }
 }
 
@@ -1350,12 +1352,14 @@ export function act_grad_cb50a984(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_tiny.tfm:32:3 `head mlm tied transform gelu`.
  */
-export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1719,12 +1723,14 @@ export function act_grad_61e2f566(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 512; o++) {
-    y[o % 512] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 512; c++) {
+      y[c] += x[r * 512 + c];
+    }
   }
 }
 
@@ -2015,12 +2021,14 @@ export function attention_grad_dc3129da(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
  */
-export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % (seq * 128)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 128; c++) {
+      y[c] += x[r * (seq * 128) + c];
+    }
   }
 }
 

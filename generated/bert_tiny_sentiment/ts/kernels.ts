@@ -1008,12 +1008,14 @@ export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32A
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  */
-export function reduce_to_faa64cd8(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_0db899ab(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 2; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 2; o++) {
-    y[o % 2] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 2; c++) {
+      y[c] += x[r * 2 + c];
+    }
   }
 }
 
@@ -1230,12 +1232,14 @@ export function act_grad_871511d2(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_tiny_sentiment.tfm:6:3 `head classify 2 from cls dropout 0.1`.
  */
-export function reduce_to_3294eecf(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_d0fb604a(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1472,12 +1476,14 @@ export function layernorm_grad_80441d9d(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1671,12 +1677,14 @@ export function act_grad_61e2f566(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/bert_tiny.tfm:28:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 512; o++) {
-    y[o % 512] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 512; c++) {
+      y[c] += x[r * 512 + c];
+    }
   }
 }
 
@@ -2137,12 +2145,14 @@ export function attention_grad_dc3129da(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/bert_tiny.tfm:21:5 `positions learned ctx`.
  */
-export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % (seq * 128)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 128; c++) {
+      y[c] += x[r * (seq * 128) + c];
+    }
   }
 }
 

@@ -1755,12 +1755,14 @@ export function layernorm_grad_1d218001(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/gpt2_small.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
-export function reduce_to_137a08d0(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -1955,12 +1957,14 @@ export function act_grad_2914400d(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/gpt2_small.tfm:24:5 `mlp d_ff act gelu_tanh`.
  */
-export function reduce_to_de262648(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -2971,12 +2975,14 @@ export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/gpt2_small.tfm:18:5 `positions learned ctx`.
  */
-export function reduce_to_528bbcd5(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_49d1a825(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 768; o++) {
-    y[o % (seq * 768)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 768; c++) {
+      y[c] += x[r * (seq * 768) + c];
+    }
   }
 }
 

@@ -921,12 +921,14 @@ export function layernorm_grad_2a5391e1(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  */
-export function reduce_to_050c33df(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1121,12 +1123,14 @@ export function act_grad_6b994f81(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/gpt_tiny.tfm:25:5 `mlp d_ff act gelu_tanh`.
  */
-export function reduce_to_6e9258f2(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < 512; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 512; o++) {
-    y[o % 512] += x[o];
+  for (let r = 0; r < batch * seq; r++) {
+    for (let c = 0; c < 512; c++) {
+      y[c] += x[r * 512 + c];
+    }
   }
 }
 
@@ -1543,12 +1547,14 @@ export function attention_grad_4039ee5a(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/gpt_tiny.tfm:19:5 `positions learned ctx`.
  */
-export function reduce_to_504f4552(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
+export function reduce_to_6c404e49(x: Float32Array, y: Float32Array, batch: number, seq: number): void {
   for (let o = 0; o < seq * 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * seq * 128; o++) {
-    y[o % (seq * 128)] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < seq * 128; c++) {
+      y[c] += x[r * (seq * 128) + c];
+    }
   }
 }
 

@@ -828,12 +828,14 @@ export function softmax_xent_grad_24110268(logits: Float32Array, targets: Int32A
  *
  * From specs/vit_base_patch16.tfm:30:3 `head classify classes from cls`.
  */
-export function reduce_to_6464e064(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_7d468352(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1000; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 1000; o++) {
-    y[o % 1000] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 1000; c++) {
+      y[c] += x[r * 1000 + c];
+    }
   }
 }
 
@@ -1070,12 +1072,14 @@ export function layernorm_grad_387518cd(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_3804c4dc(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_1a1905dc(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 197 * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * 197; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 
@@ -1269,12 +1273,14 @@ export function act_grad_fa55d28e(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/vit_base_patch16.tfm:26:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_95754e0f(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_77e49de1(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 3072; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 197 * 3072; o++) {
-    y[o % 3072] += x[o];
+  for (let r = 0; r < batch * 197; r++) {
+    for (let c = 0; c < 3072; c++) {
+      y[c] += x[r * 3072 + c];
+    }
   }
 }
 
@@ -1691,12 +1697,14 @@ export function attention_grad_cd06b53c(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/vit_base_patch16.tfm:20:5 `positions learned`.
  */
-export function reduce_to_88a38638(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_8ec79780(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 151296; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 197 * 768; o++) {
-    y[o % 151296] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 151296; c++) {
+      y[c] += x[r * 151296 + c];
+    }
   }
 }
 
@@ -1740,12 +1748,14 @@ export function prepend_grad_5cd51c73(dy: Float32Array, dx: Float32Array, drow: 
  *
  * From specs/vit_base_patch16.tfm:19:5 `patches patch -> d_model cls`.
  */
-export function reduce_to_7759a3dc(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_01de815f(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 768; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 196 * 768; o++) {
-    y[o % 768] += x[o];
+  for (let r = 0; r < batch * 196; r++) {
+    for (let c = 0; c < 768; c++) {
+      y[c] += x[r * 768 + c];
+    }
   }
 }
 

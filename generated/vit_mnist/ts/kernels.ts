@@ -980,12 +980,14 @@ export function softmax_xent_grad_a18e05d3(logits: Float32Array, targets: Int32A
  *
  * From specs/vit_mnist.tfm:28:3 `head classify classes from cls`.
  */
-export function reduce_to_38fb9612(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_924e6a9b(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 10; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 10; o++) {
-    y[o % 10] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 10; c++) {
+      y[c] += x[r * 10 + c];
+    }
   }
 }
 
@@ -1244,12 +1246,14 @@ export function layernorm_grad_42aceb17(x: Float32Array, g: Float32Array, dy: Fl
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_5409f0df(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_b6f6193b(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 17 * 64; o++) {
-    y[o % 64] += x[o];
+  for (let r = 0; r < batch * 17; r++) {
+    for (let c = 0; c < 64; c++) {
+      y[c] += x[r * 64 + c];
+    }
   }
 }
 
@@ -1443,12 +1447,14 @@ export function act_grad_da4af45a(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * From specs/vit_mnist.tfm:24:5 `mlp d_ff act gelu`.
  */
-export function reduce_to_ff989d0e(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_2c31fff0(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 128; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 17 * 128; o++) {
-    y[o % 128] += x[o];
+  for (let r = 0; r < batch * 17; r++) {
+    for (let c = 0; c < 128; c++) {
+      y[c] += x[r * 128 + c];
+    }
   }
 }
 
@@ -1865,12 +1871,14 @@ export function attention_grad_70d7187f(q: Float32Array, k: Float32Array, v: Flo
  *
  * From specs/vit_mnist.tfm:18:5 `positions learned`.
  */
-export function reduce_to_145c6dd4(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_46e79cbd(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 1088; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 17 * 64; o++) {
-    y[o % 1088] += x[o];
+  for (let r = 0; r < batch; r++) {
+    for (let c = 0; c < 1088; c++) {
+      y[c] += x[r * 1088 + c];
+    }
   }
 }
 
@@ -1914,12 +1922,14 @@ export function prepend_grad_de15a2f0(dy: Float32Array, dx: Float32Array, drow: 
  *
  * From specs/vit_mnist.tfm:17:5 `patches patch -> d_model cls`.
  */
-export function reduce_to_bfbde678(x: Float32Array, y: Float32Array, batch: number): void {
+export function reduce_to_b983cb7f(x: Float32Array, y: Float32Array, batch: number): void {
   for (let o = 0; o < 64; o++) {
     y[o] = 0;
   }
-  for (let o = 0; o < batch * 16 * 64; o++) {
-    y[o % 64] += x[o];
+  for (let r = 0; r < batch * 16; r++) {
+    for (let c = 0; c < 64; c++) {
+      y[c] += x[r * 64 + c];
+    }
   }
 }
 
