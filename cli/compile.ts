@@ -12,15 +12,12 @@ import { lowerModel, LoweringError } from '../compiler/lower.ts';
 import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
 import { printGraph } from '../compiler/print.ts';
-import { renderHumanList } from '../compiler/render/human.ts';
+import { TfmError } from '../common/errors.ts';
 
-export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }, color: boolean): number {
+export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }): number {
   const result = checkFiles(files);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) {
-    console.error(renderHumanList(errors, result.program.sources, { color }));
-    return 1;
-  }
+  if (errors.length) throw new TfmError('TFM1000', `${files.length === 1 ? `\`${files[0]}\` has` : 'the specs have'} errors`, undefined, { diagnostics: errors, sources: result.program.sources });
   let status = 0;
   for (const m of result.models) {
     try {

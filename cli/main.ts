@@ -3,10 +3,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import fg from 'fast-glob';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
-import type { Diagnostic } from '../common/diagnostics.ts';
+import { NOWHERE, type Code, type Diagnostic } from '../common/diagnostics.ts';
+import type { ErrorDetails } from '../common/errors.ts';
 import { renderHumanList, visible } from '../compiler/render/human.ts';
 import { renderGithub, renderJson, renderSarif } from '../compiler/render/machine.ts';
-import type { SourceMap } from '../common/source.ts';
+import { SourceFile, SourceMap, type Span } from '../common/source.ts';
+import { readFileSync } from 'node:fs';
 import { COMPILER_VERSION } from '../compiler/version.ts';
 import { TARGET_ALIASES, TARGETS } from '../compiler/targets/index.ts';
 import { formatParams } from './params-table.ts';
@@ -19,9 +21,25 @@ const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
  *  module may run from the bundle, which holds its own copy of the class. */
-function codedError(e: unknown): (Error & { code: string }) | undefined {
+function codedError(e: unknown): (Error & { code: string; span?: Span; details?: ErrorDetails }) | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === 'string' && /^TFM\d{4}$/.test(code) ? (e as Error & { code: string }) : undefined;
+}
+
+/** A coded error as diagnostics: the spec errors it carries, or itself (at its span, or at
+ *  no place), with the sources to show them in. */
+function asDiagnostics(e: Error & { code: string; span?: Span; details?: ErrorDetails }): { diagnostics: Diagnostic[]; sources: SourceMap } {
+  const self: Diagnostic = { code: e.code as Code, severity: 'error', message: e.message, primary: { span: e.span ?? NOWHERE }, secondary: [] };
+  if (e.details) return { diagnostics: [...e.details.diagnostics, self], sources: e.details.sources };
+  const sources = new SourceMap();
+  if (e.span) {
+    try {
+      sources.add(new SourceFile(e.span.file, readFileSync(e.span.file, 'utf8')));
+    } catch {
+      // The spec is gone or unreadable: the diagnostic names the file without an excerpt.
+    }
+  }
+  return { diagnostics: [self], sources };
 }
 
 class UsageError extends Error {}
@@ -53,6 +71,10 @@ function summary(diags: Diagnostic[], files: number, models: number): string {
   return `${errors ? 'failed' : 'ok'}: ${plural(files, 'file')}, ${plural(models, 'model')}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
 }
 
+/** `--format` of the commands that compile or run: how their errors are printed (the same
+ *  renderers as `tfm check`). */
+const errorFormat = () => new Option('-f, --format <format>', 'how errors are printed').choices(['human', 'json', 'github', 'sarif']).default('human');
+
 /** `--target` of the commands that run a model: a CPU target (the GPU target runs elsewhere). */
 const runTarget = () => new Option('-t, --target <target>', `CPU target to compile for and run on (cpu: the fastest, now ${TARGET_ALIASES.cpu}; ts: the readable TypeScript reference)`).choices(['cpu', 'wasm', 'ts']).default('cpu');
 
@@ -64,6 +86,12 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   const useColor = () => process.stderr.isTTY === true && !process.env.NO_COLOR;
+  // The format errors of the running command print in (its --format, where it has one).
+  let format = 'human';
+  program.hook('preAction', (_program, command) => {
+    const f = command.opts().format;
+    if (f === 'json' || f === 'github' || f === 'sarif') format = f;
+  });
 
   program
     .command('check')
@@ -118,9 +146,10 @@ Exit codes:
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the generated code (`ts`: the same as `code`)').choices(['ir', 'kernels', 'code', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
+    .addOption(errorFormat())
     .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
       const files = expand(patterns);
-      exitCode = (await compileModule()).compileCommand(files, opts, useColor());
+      exitCode = (await compileModule()).compileCommand(files, opts);
     });
 
   program
@@ -132,6 +161,7 @@ Exit codes:
     .option('--targets <file>', 'target ids of the same shape, for the loss')
     .option('-o, --out <file>', 'write logits to .json or .npy')
     .addOption(runTarget())
+    .addOption(errorFormat())
     .action(async (spec: string, opts: { checkpoint: string; tokens: string; targets?: string; out?: string; target: string }) => (await weightsModule()).forwardCommand(spec, opts));
 
   program
@@ -157,6 +187,7 @@ Exit codes:
     .option('--threads <n>', 'CPU threads (1 or 2)', '2')
     .addOption(runTarget())
     .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
+    .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
 
   for (const direction of ['export', 'import'] as const) {
@@ -167,6 +198,7 @@ Exit codes:
       .option('-c, --checkpoint <file>', 'input safetensors')
       .option('--seed <n>', direction === 'export' ? 'export a freshly initialised model instead' : 'unused')
       .requiredOption('-o, --out <file>', 'output safetensors')
+      .addOption(errorFormat())
       .action(async (spec: string, opts: { checkpoint?: string; seed?: string; out: string }) => (await weightsModule()).convertCommand(direction, spec, opts));
   }
 
@@ -180,7 +212,8 @@ Exit codes:
     }
     const coded = codedError(e);
     if (coded) {
-      console.error(`error[${coded.code}]: ${visible(coded.message)}`);
+      const { diagnostics, sources } = asDiagnostics(coded);
+      printDiagnostics(diagnostics, sources, format, useColor());
       return 1;
     }
     // A bug of tfm, not of the input: one line with a code, never a stack trace (set

@@ -5,20 +5,16 @@ import { extname } from 'node:path';
 import { checkWritable, LIMITS, readTextBounded, writeAtomically } from '../common/files.ts';
 import { count } from './flags.ts';
 import { checkFiles, type CheckedModel } from '../compiler/check.ts';
-import { renderHumanList } from '../compiler/render/human.ts';
 import { resolveShape } from '../compiler/ir.ts';
 import { initParams } from '../runtime/init.ts';
 import { compileExecutor } from './driver.ts';
 import { readWeights, writeWeights, type Naming } from '../runtime/weights.ts';
 
-/** The one model of a spec file, or a TfmError after printing the spec's errors. */
+/** The one model of a spec file, or a TfmError that carries the spec's errors. */
 export function checkedModel(spec: string): CheckedModel {
   const r = checkFiles([spec]);
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length) {
-    console.error(renderHumanList(errors, r.program.sources));
-    throw new TfmError('TFM1000', `\`${spec}\` has errors`);
-  }
+  if (errors.length) throw new TfmError('TFM1000', `\`${spec}\` has errors`, undefined, { diagnostics: errors, sources: r.program.sources });
   if (r.models.length !== 1) throw new TfmError('TFM4002', `\`${spec}\` declares ${r.models.length} models; name a file with one`);
   return r.models[0];
 }

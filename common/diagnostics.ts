@@ -105,6 +105,11 @@ export interface Label {
   message?: string;
 }
 
+/** The span of a diagnostic that has no place in a spec (a run-time error about a file, a
+ *  flag or the run itself): renderers show no location for it. */
+export const NOWHERE: Span = { file: '', start: 0, end: 0 };
+export const placed = (span: Span) => span.file !== '';
+
 export interface Diagnostic {
   code: Code;
   severity: Severity;

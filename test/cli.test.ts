@@ -152,6 +152,26 @@ describe('tfm export / import / forward', () => {
     writeFileSync(`${dir}/ids.json`, '[1, 2, 999]');
     expect(tfm('forward', 'specs/gpt_tiny.tfm', '-c', `${dir}/bad.safetensors`, '--tokens', `${dir}/ids.json`).stderr).toMatch(/TFM5008.*outside the vocabulary/);
   });
+
+  it('prints run-time errors and a spec\'s errors through the check renderers (--format json, sarif, github)', () => {
+    // A run-time error has no place in a spec: no location.
+    const missing = tfm('forward', 'specs/gpt_tiny.tfm', '-c', 'nothing/none.safetensors', '--tokens', 'nothing/tokens.json', '--format', 'json');
+    expect(missing.code).toBe(1);
+    const json = JSON.parse(missing.stdout) as { diagnostics: { code: string; primary: unknown }[]; errors: number };
+    expect(json.errors).toBe(1);
+    expect(json.diagnostics[0]).toMatchObject({ code: 'TFM5006', primary: null });
+    // A spec with errors: its diagnostics at their places, then the command's own error.
+    const sarif = tfm('train', bad, '--format', 'sarif');
+    expect(sarif.code).toBe(1);
+    const results = (JSON.parse(sarif.stdout) as { runs: { results: { ruleId: string; locations: { physicalLocation: { region: { startLine: number } } }[] }[] }[] }).runs[0].results;
+    expect(results.map((r) => r.ruleId)).toEqual(['TFM3001', 'TFM1000']);
+    expect(results[0].locations[0].physicalLocation.region.startLine).toBe(18);
+    expect(results[1].locations).toEqual([]);
+    const github = tfm('compile', bad, '--format', 'github');
+    expect(github.code).toBe(1);
+    expect(github.stdout).toContain(`::error file=${bad},line=18,`);
+    expect(github.stdout).toMatch(/^::error title=TFM1000::/m);
+  });
 });
 
 describe('the compiled bundle (npm run build)', () => {

@@ -33,7 +33,7 @@ export function renderHuman(d: Diagnostic, sources: SourceMap, opts: HumanOption
   const out: string[] = [`${paint(color, sevColor, `${d.severity}[${d.code}]`)}${paint(color, '1', `: ${visible(d.message)}`)}`];
   const file = sources.get(d.primary.span.file);
   if (!file) {
-    out.push(`  --> ${visible(d.primary.span.file)}`);
+    if (d.primary.span.file) out.push(`  --> ${visible(d.primary.span.file)}`);
     if (d.note) out.push(`  = note: ${visible(d.note)}`);
     if (d.help) out.push(`  = help: ${visible(d.help)}`);
     return out.join('\n');

@@ -1,5 +1,5 @@
 // Machine-readable diagnostics: JSON, GitHub Actions workflow commands, SARIF 2.1.0.
-import { CODES, type Diagnostic, type Label } from '../../common/diagnostics.ts';
+import { CODES, placed, type Diagnostic, type Label } from '../../common/diagnostics.ts';
 import { visible } from './human.ts';
 import type { SourceMap, Span } from '../../common/source.ts';
 
@@ -21,7 +21,7 @@ function locate(span: Span, sources: SourceMap): Located {
 
 export function renderJson(diags: Diagnostic[], sources: SourceMap): string {
   const label = (l: Label) => ({ ...locate(l.span, sources), start: l.span.start, end: l.span.end, message: l.message ?? null });
-  const list = diags.map((d) => ({ code: d.code, severity: d.severity, message: d.message, primary: label(d.primary), secondary: d.secondary.map(label), note: d.note ?? null, help: d.help ?? null }));
+  const list = diags.map((d) => ({ code: d.code, severity: d.severity, message: d.message, primary: placed(d.primary.span) ? label(d.primary) : null, secondary: d.secondary.map(label), note: d.note ?? null, help: d.help ?? null }));
   return JSON.stringify({ diagnostics: list, errors: diags.filter((d) => d.severity === 'error').length, warnings: diags.filter((d) => d.severity === 'warning').length }, null, 2);
 }
 
@@ -35,7 +35,8 @@ export function renderGithub(diags: Diagnostic[], sources: SourceMap): string {
   return diags
     .map((d) => {
       const at = locate(d.primary.span, sources);
-      const props = [`file=${escapeProperty(visible(at.file))}`, `line=${at.line}`, `col=${at.col}`, `endLine=${at.endLine}`, `endColumn=${at.endCol}`, `title=${escapeProperty(d.code)}`].join(',');
+      const where = placed(d.primary.span) ? [`file=${escapeProperty(visible(at.file))}`, `line=${at.line}`, `col=${at.col}`, `endLine=${at.endLine}`, `endColumn=${at.endCol}`] : [];
+      const props = [...where, `title=${escapeProperty(d.code)}`].join(',');
       const text = `${d.message}${d.primary.message ? ` (${d.primary.message})` : ''}${d.note ? `\nnote: ${d.note}` : ''}${d.help ? `\nhelp: ${d.help}` : ''}`;
       return `::${d.severity} ${props}::${escapeData(plain(text))}`;
     })
@@ -69,7 +70,7 @@ export function renderSarif(diags: Diagnostic[], sources: SourceMap, toolVersion
           ruleIndex: codes.indexOf(d.code),
           level: d.severity,
           message: { text: [d.message, d.note ? `note: ${d.note}` : '', d.help ? `help: ${d.help}` : ''].filter(Boolean).join('\n') },
-          locations: [location(d.primary)],
+          locations: placed(d.primary.span) ? [location(d.primary)] : [],
           ...(d.secondary.length ? { relatedLocations: d.secondary.map((l, i) => ({ id: i, ...location(l) })) } : {}),
         })),
       },
