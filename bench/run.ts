@@ -64,7 +64,7 @@ const gpt: Measured[] = [];
 for (const [target, threads] of [['wasm', 1], ['wasm', 2], ['ts', 2]] as const) gpt.push(await measure(`tfm ${target}, ${threads} thread${threads > 1 ? 's' : ''}`, await gptStep(target, threads), STEPS));
 const tfjs = await tfjsStep(cfg);
 const [tt, ty] = [randomIds(tokensPerStep, cfg.vocab), randomIds(tokensPerStep, cfg.vocab)];
-gpt.push(await measure('TensorFlow.js wasm', () => tfjs.step(tt, ty), STEPS));
+gpt.push(await measure('TensorFlow.js wasm (SIMD, 1 thread)', () => tfjs.step(tt, ty), STEPS));
 gpt.push(jax('gpt', 1, STEPS), jax('gpt', 2, STEPS));
 table(`GPT-mini training (vocab ${cfg.vocab}, d_model ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, batch ${cfg.batch} × ${cfg.seq}), median of ${STEPS} steps:`, gpt, (m) => `${((tokensPerStep / m.ms) * 1000).toFixed(0)} tokens/s`, gpt[1]);
 

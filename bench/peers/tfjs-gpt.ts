@@ -22,6 +22,10 @@ export interface GptConfig {
 }
 
 export async function tfjsStep(cfg: GptConfig): Promise<{ step: (tokens: Int32Array, targets: Int32Array) => number; backend: string }> {
+  // The fastest configuration that runs in Node: the SIMD build, one thread (the default
+  // here). Its threaded-SIMD build cannot start in Node: forcing WASM_HAS_MULTITHREAD_SUPPORT
+  // makes Emscripten create its pthread workers from blob: URLs, which worker_threads refuses
+  // (ERR_WORKER_PATH), and the backend fails to initialise.
   await tf.setBackend('wasm');
   await tf.ready();
   const { vocab: V, d: D, heads: H, layers: L, batch: B, seq: T } = cfg;
