@@ -123,6 +123,10 @@ export class Executor {
   private readonly backwardSteps: number[];
   /** Optimizer steps taken (AdamW's bias correction counts from 1). */
   steps = 0;
+  /** When set, called after every kernel call with its index (program steps, then the
+   *  optimizer's tasks) and its wall time in ms, all threads included: the per-kernel
+   *  profile (`bench/profile.ts`). */
+  onKernel?: (index: number, ms: number) => void;
 
   constructor(
     readonly program: Program,
@@ -156,8 +160,10 @@ export class Executor {
   }
 
   private run(index: number): void {
+    const t0 = this.onKernel ? performance.now() : 0;
     if (this.pool) this.pool.run(this.tasks, index);
     else runWhole(this.tasks[index]);
+    this.onKernel?.(index, performance.now() - t0);
   }
 
   get buffers(): Buffer[] {

@@ -98,4 +98,22 @@ describe('training runtime', () => {
     expect(learningRate(5000, s)).toBeCloseTo(3e-5, 12);
     for (let t = 100; t < 1000; t++) expect(learningRate(t + 1, s)).toBeLessThanOrEqual(learningRate(t, s));
   });
+
+  it('reports every kernel call to onKernel (the per-kernel profile), each once per step, in order', async () => {
+    const { program, source } = gptTiny('wasm');
+    const ex = await Executor.create(program, source, { batch: 2, seq: 8 }, { threads: 2 });
+    initParams(ex, 1);
+    const ids = Int32Array.from({ length: 16 }, () => Math.floor(Math.random() * 65));
+    ex.input('tokens').set(ids);
+    ex.input('targets').set(ids);
+    const calls: number[] = [];
+    ex.onKernel = (k, ms) => {
+      expect(ms).toBeGreaterThanOrEqual(0);
+      calls.push(k);
+    };
+    ex.forward();
+    ex.backward();
+    ex.close();
+    expect(calls).toEqual(program.steps.map((_, k) => k));
+  });
 });
