@@ -21,14 +21,16 @@ const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
  *  module may run from the bundle, which holds its own copy of the class. */
-function codedError(e: unknown): (Error & { code: string; span?: Span; details?: ErrorDetails }) | undefined {
+type CodedError = Error & { code: string; span?: Span; details?: ErrorDetails };
+
+function codedError(e: unknown): CodedError | undefined {
   const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === 'string' && /^TFM\d{4}$/.test(code) ? (e as Error & { code: string }) : undefined;
+  return e instanceof Error && typeof code === 'string' && /^TFM\d{4}$/.test(code) ? (e as CodedError) : undefined;
 }
 
 /** A coded error as diagnostics: the spec errors it carries, or itself (at its span, or at
  *  no place), with the sources to show them in. */
-function asDiagnostics(e: Error & { code: string; span?: Span; details?: ErrorDetails }): { diagnostics: Diagnostic[]; sources: SourceMap } {
+function asDiagnostics(e: CodedError): { diagnostics: Diagnostic[]; sources: SourceMap } {
   const self: Diagnostic = { code: e.code as Code, severity: 'error', message: e.message, primary: { span: e.span ?? NOWHERE }, secondary: [] };
   if (e.details) return { diagnostics: [...e.details.diagnostics, self], sources: e.details.sources };
   const sources = new SourceMap();

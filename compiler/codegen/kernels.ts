@@ -82,11 +82,14 @@ const rowsOf = (s: IrShape) => sizeExpr(s.slice(0, -1));
 const idiv = (a: KExpr, b: KExpr) => call('idiv', a, b);
 
 /** Index into `shape` (broadcast against `out`) for the flat output index `o`. */
+/** Whether `shape` is the trailing dims of `of` (a bias of activations, a position table). */
+const trailingOf = (shape: IrShape, of: IrShape) => shape.every((x, k) => x === of[of.length - shape.length + k]);
+
 function broadcastIndex(shape: IrShape, out: IrShape, o: KExpr): KExpr {
   if (shape.length === out.length && shape.every((x, k) => x === out[k])) return o;
   const n = out.length;
-  // `shape` is the trailing part of `out` (a bias, a position table): a modulo.
-  if (shape.every((x, k) => x === out[n - shape.length + k])) return bin('%', o, sizeExpr(shape));
+  // `shape` is the trailing part of `out`: a modulo.
+  if (trailingOf(shape, out)) return bin('%', o, sizeExpr(shape));
   let idx: KExpr = i(0);
   let stride: KExpr = i(1);
   for (let k = shape.length - 1; k >= 0; k--) {
@@ -570,8 +573,7 @@ const BUILDERS: Record<string, Builder> = {
     const zero = loop('o', sizeExpr(out), [store('y', v('o'), f(0))]);
     const doc = `sum [${x.join(', ')}] down to [${out.join(', ')}] (gradient of a broadcast)`;
     // Down to trailing dims (a bias): rows of x added to y, one contiguous row at a time.
-    const trailing = out.every((d, k) => d === x[x.length - out.length + k]);
-    if (trailing) {
+    if (trailingOf(out, x)) {
       const width = sizeExpr(out);
       return { doc, buffers: [rd('x'), wr('y')], body: [zero, loop('r', sizeExpr(x.slice(0, x.length - out.length)), [loop('c', width, [store('y', v('c'), load('x', add(mul(v('r'), width), v('c'))), true)])])] };
     }

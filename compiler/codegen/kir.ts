@@ -175,6 +175,8 @@ export interface TypeEnv {
 export class KernelTypeError extends Error {}
 
 const ARITH = new Set(['+', '-', '*', '/', '%']);
+/** How tightly each binary operator binds, for printers that parenthesize (C-like order). */
+export const BIN_PRECEDENCE: Record<BinOp, number> = { '||': 1, '&&': 2, '==': 3, '!=': 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
 const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
 /** Math functions on floats only; max, min and abs take either type (both operands alike). */
 const FLOAT_FN = new Set(['exp', 'log', 'sqrt', 'tanh', 'erf', 'floor', 'sin', 'cos', 'pow']);

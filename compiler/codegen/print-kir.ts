@@ -4,12 +4,11 @@
 // expression becomes the same Wasm instructions), and it diffs far better than the
 // thousands of lines of WAT the same module prints as.
 import { escapeInvisible } from '../../common/text.ts';
-import type { KExpr, Kernel, KStmt } from './kir.ts';
+import { BIN_PRECEDENCE, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 /** Text that may come from a user, on one line, with invisible characters made visible. */
 const oneLine = (s: string) => escapeInvisible(s, (code) => `\\u{${code}}`);
 
-const PREC: Record<string, number> = { '||': 1, '&&': 2, '==': 3, '!=': 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
 
 export function printKernelExpr(e: KExpr, parent = 0): string {
   switch (e.k) {
@@ -32,7 +31,7 @@ export function printKernelExpr(e: KExpr, parent = 0): string {
     case 'cast':
       return `${e.t}(${printKernelExpr(e.a)})`;
     case 'bin': {
-      const p = PREC[e.op];
+      const p = BIN_PRECEDENCE[e.op];
       const s = `${printKernelExpr(e.a, p)} ${e.op} ${printKernelExpr(e.b, p + 1)}`;
       return p < parent ? `(${s})` : s;
     }

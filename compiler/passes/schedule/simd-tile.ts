@@ -65,11 +65,10 @@ const idx = (e: KExpr) => (e as KExpr & { k: 'load' }).idx;
  *  constant along i and along p, and Y's along p (row-major operands of known width: every
  *  matmul of a model), the loop walks two index locals, `xp` (X at row i0) and `yp` (Y at
  *  column j0), by their strides, and each load is one of them plus a constant (the row or
- *  column offset, which the engine folds into the load's displacement): no index arithmetic
- *  per load, which measurably bounds a loop of fused multiply-adds. Otherwise the loads keep
- *  their index expressions. */
-function walk(c: Contraction, pStep = 1) {
-  const { X, Y } = contractionParts(c);
+ *  column offset): one add per load instead of each index's products, which measurably
+ *  bounds a loop of fused multiply-adds (V8 still spends an add per load on the constant;
+ *  the load's offset field would save it). Otherwise the loads keep their index expressions. */
+function walk(c: Contraction, { X, Y }: Parts, pStep = 1) {
   const [sxi, sxp, syp] = [stride(idx(c.x), c.i), stride(idx(c.x), c.p), stride(idx(c.y), c.p)];
   const syj = stride(idx(c.y), c.j);
   if (sxi === undefined || sxp === undefined || syp === undefined || syj === undefined) {
@@ -125,7 +124,7 @@ function columnTile(c: Contraction, buffers: Map<string, ElemType>): KStmt[] {
   const nFull = c.N - (c.N % COLS);
   const parts = contractionParts(c);
   const col = (q: number) => add(v('j0'), i(4 * q));
-  const at = walk(c);
+  const at = walk(c, parts);
   const tile: KStmt[] = [
     ...R.flatMap((a) => Q.map((q) => let_(`c${a}${q}`, splat(f(0)), 'f32x4', true))),
     ...at.start(v('j0')),
@@ -146,7 +145,7 @@ function dotTile(c: Contraction): KStmt[] {
   const parts = contractionParts(c);
   const { X, Y, put } = parts;
   const col = (b: number) => add(v('j0'), i(b));
-  const at = walk(c, 4);
+  const at = walk(c, parts, 4);
   const tile: KStmt[] = [
     ...R.flatMap((a) => B.map((b) => let_(`c${a}${b}`, splat(f(0)), 'f32x4', true))),
     ...at.start(v('j0')),

@@ -7,7 +7,7 @@
 // selects, conditions, integer locals, gathers, stores that do not move along the loop)
 // stay scalar. The attention, norm and softmax loops over head_dim / d_model are the ones
 // this reaches. `vectorExpr` and `stride` serve the SIMD tiles too (simd-tile.ts).
-import { add, bin, declared, f, hsum, i, let_, mapStmts, mentions, set, splat, sub, substitute, v, vload, walkKernel, VECTOR_FN, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
+import { add, bin, declared, f, hsum, i, let_, mentions, set, splat, sub, substitute, v, vload, walkKernel, VECTOR_FN, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 
 /** The longest loop unrolled whole, in vector steps (32 floats: a head of 32). */
 const MAX_UNROLL = 8;
@@ -172,13 +172,10 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
     const steps = Math.floor(count.v / 4);
     const locals = declared(body);
     const acc = (r: string, u: number) => `${r}_v${n}${u % 2 ? 'b' : ''}`;
-    const copies = [...Array(steps).keys()].flatMap((u) =>
-      mapStmts(
-        substitute(body, { [iv]: i(from + 4 * u) }, (x) => (locals.has(x) ? `${x}_${u}` : x)),
-        (x) => x,
-        (x) => (reductions.some((r) => x === `${r}_v${n}`) ? acc(x.slice(0, -`_v${n}`.length), u) : x),
-      ),
-    );
+    // Copy u: the loop variable is a constant, its locals get a suffix, and each reduction's
+    // accumulator (`r_vn`, only ever assigned in the body) is the even or the odd one.
+    const reduced = new Map(reductions.map((r) => [`${r}_v${n}`, r]));
+    const copies = [...Array(steps).keys()].flatMap((u) => substitute(body, { [iv]: i(from + 4 * u) }, (x) => (locals.has(x) ? `${x}_${u}` : reduced.has(x) ? acc(reduced.get(x)!, u) : x)));
     const two = steps > 1;
     return [
       ...reductions.flatMap((r) => [let_(acc(r, 0), splat(f(0)), 'f32x4', true), ...(two ? [let_(acc(r, 1), splat(f(0)), 'f32x4', true)] : [])]),

@@ -5,7 +5,7 @@ import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-mor
 import { escapeInvisible } from '../../../common/text.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { parallelSplit, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { BIN_PRECEDENCE, parallelSplit, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
@@ -125,7 +125,6 @@ function body(stmts: KStmt[]): WriterFunction {
   };
 }
 
-const PREC: Record<string, number> = { '||': 1, '&&': 2, '==': 3, '!=': 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
 
 function expr(e: KExpr, parent = 0): string {
   switch (e.k) {
@@ -148,7 +147,7 @@ function expr(e: KExpr, parent = 0): string {
       // stored f32 rounds on store), to i32 it truncates.
       return e.t !== 'i32' ? expr(e.a, parent) : `(${expr(e.a)} | 0)`;
     case 'bin': {
-      const p = PREC[e.op];
+      const p = BIN_PRECEDENCE[e.op];
       const js = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
       // Integer division of indices is written with idiv; `/` on numbers is float division.
       const s = `${expr(e.a, p)} ${js} ${expr(e.b, p + 1)}`;

@@ -263,11 +263,10 @@ class KernelEmitter {
       }
       case 'set': {
         const l = scope.get(s.v)!;
-        const value = this.expr(s.e, scope);
         const cur = m.local.get(l.index, wasmType(l.t));
         const op = s.op ?? '=';
-        if (op === '+' && l.t === 'f32x4' && this.fma && s.e.k === 'bin' && s.e.op === '*') return [m.local.set(l.index, this.madd(s.e.a, s.e.b, cur, scope))];
-        return [m.local.set(l.index, op === '=' ? value : this.arith(op, l.t, cur, value))];
+        if (op === '=') return [m.local.set(l.index, this.expr(s.e, scope))];
+        return [m.local.set(l.index, op === '+' ? this.plus(l.t, cur, s.e, scope) : this.arith(op, l.t, cur, this.expr(s.e, scope)))];
       }
       case 'store': {
         const t = this.buffers.get(s.buf)!;
@@ -296,11 +295,14 @@ class KernelEmitter {
     }
   }
 
-  /** a·b + c on f32x4, fused (relaxed SIMD: one rounding where the CPU has FMA). */
-  private madd(a: KExpr, b: KExpr, c: Ref, scope: Map<string, Local>): Ref {
+  /** left + right, where right is an IR expression: on f32x4 in the fma module, a product
+   *  on the right becomes one fused multiply-add (relaxed SIMD: one rounding where the CPU
+   *  has FMA). */
+  private plus(t: EType, left: Ref, right: KExpr, scope: Map<string, Local>): Ref {
+    if (!(this.fma && t === 'f32x4' && right.k === 'bin' && right.op === '*')) return this.arith('+', t, left, this.expr(right, scope));
     // binaryen.js has the op but no typed wrapper for it.
     const api = binaryen as unknown as { _BinaryenSIMDTernary(m: number, op: number, a: Ref, b: Ref, c: Ref): Ref; RelaxedMaddVecF32x4: number };
-    return api._BinaryenSIMDTernary((this.m as unknown as { ptr: number }).ptr, api.RelaxedMaddVecF32x4, this.expr(a, scope), this.expr(b, scope), c);
+    return api._BinaryenSIMDTernary((this.m as unknown as { ptr: number }).ptr, api.RelaxedMaddVecF32x4, this.expr(right.a, scope), this.expr(right.b, scope), left);
   }
 
   /** Byte address of element `idx` of a buffer. */
@@ -377,9 +379,12 @@ class KernelEmitter {
       case 'select':
         return m.select(this.expr(e.c, scope), this.expr(e.a, scope), this.expr(e.b, scope));
       case 'bin':
-        if (this.fma && e.op === '+' && this.typeOf(e, scope) === 'f32x4') {
-          if (e.a.k === 'bin' && e.a.op === '*') return this.madd(e.a.a, e.a.b, this.expr(e.b, scope), scope);
-          if (e.b.k === 'bin' && e.b.op === '*') return this.madd(e.b.a, e.b.b, this.expr(e.a, scope), scope);
+        if (e.op === '+') {
+          const t = this.typeOf(e, scope);
+          // A product on the left goes right, where plus() fuses it (only then: the order of
+          // the operands stays as written otherwise).
+          const swap = this.fma && t === 'f32x4' && e.a.k === 'bin' && e.a.op === '*';
+          return swap ? this.plus(t, this.expr(e.b, scope), e.a, scope) : this.plus(t, this.expr(e.a, scope), e.b, scope);
         }
         return this.arith(e.op, this.typeOf(e.a, scope), this.expr(e.a, scope), this.expr(e.b, scope));
       case 'call': {
