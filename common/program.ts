@@ -27,6 +27,14 @@ export function resolveShape(s: IrShape, dims: Record<string, number>): number[]
   });
 }
 
+/** Bytes at the start of a WebAssembly target's linear memory where no buffer is placed:
+ *  the Wasm renderer folds constant index offsets up to this size into its loads' and
+ *  stores' offset fields, which is exact only because no in-bounds address lies below it. */
+export const WASM_LOW_MEMORY = 65536;
+/** Bytes of scratch per thread above WASM_LOW_MEMORY (thread t's at LOW + t·SCRATCH), for
+ *  kernels' work areas (kir.ts Kernel.scratch): packed matmul panels. */
+export const WASM_SCRATCH_BYTES = 65536;
+
 export interface ProgramBuffer {
   id: number;
   shape: IrShape;

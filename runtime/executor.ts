@@ -3,7 +3,7 @@
 // `threads > 1` all memory is shared and splittable kernels run on every core (threads.ts).
 import { resolveShape, type Program } from '../common/program.ts';
 import { runWhole, ThreadPool, type Task } from './threads.ts';
-import { loadKernels, usesLinearMemory, wasmMemory, type KernelSource } from './kernels.ts';
+import { loadKernels, usesLinearMemory, wasmBuffersStart, wasmMemory, type KernelSource } from './kernels.ts';
 
 export type KernelFn = (...args: (Float32Array | Int32Array | number)[]) => void;
 export type KernelModule = Record<string, KernelFn> & { [k: string]: unknown };
@@ -39,13 +39,13 @@ export type Arena = (bytes: number) => ArrayBufferLike;
 export const plainArena: Arena = (bytes) => new ArrayBuffer(bytes);
 export const sharedArena: Arena = (bytes) => new SharedArrayBuffer(bytes);
 
-/** Every buffer of the program as a view into one arena; each allocation starts 16-byte
+/** Every buffer of the program as a view into one arena, from byte `start` on; each allocation starts 16-byte
  *  aligned (SIMD kernels load in whole vectors; unaligned loads are legal, only slower). */
-export function allocate(program: Program, dims: Record<string, number>, arena: Arena = plainArena): Memory {
+export function allocate(program: Program, dims: Record<string, number>, arena: Arena = plainArena, start = 0): Memory {
   const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
   // Two passes over the same allocation order: the first measures, the second carves.
   let buffer: ArrayBufferLike | undefined;
-  let offset = 0;
+  let offset = start;
   const take = (n: number) => {
     const at = offset;
     offset += Math.ceil((4 * n) / 16) * 16;
@@ -61,7 +61,7 @@ export function allocate(program: Program, dims: Record<string, number>, arena: 
   };
   carve(program, count, f32, i32);
   buffer = arena(offset);
-  offset = 0;
+  offset = start;
   return carve(program, count, f32, i32);
 }
 
@@ -148,7 +148,7 @@ export class Executor {
     const threads = opts.threads ?? 1;
     let wasm: WebAssembly.Memory | undefined;
     const arena: Arena = usesLinearMemory(source) ? (bytes) => (wasm = wasmMemory(bytes)).buffer : threads > 1 ? sharedArena : plainArena;
-    const memory = allocate(program, dims, arena);
+    const memory = allocate(program, dims, arena, usesLinearMemory(source) ? wasmBuffersStart(threads) : 0);
     const kernels = await loadKernels(source, wasm);
     if (threads <= 1) return new Executor(program, kernels, dims, undefined, memory);
     const pool = await ThreadPool.start(threads, { program, dims, memory, source, wasm });

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import type { Program } from '../common/program.ts';
+import { WASM_LOW_MEMORY, WASM_SCRATCH_BYTES, type Program } from '../common/program.ts';
 import type { KernelFn, KernelModule } from './executor.ts';
 
 /** Where a program's kernels are, and for which target. Plain data: it travels to workers. */
@@ -66,6 +66,10 @@ export function relaxedSimd(): boolean {
 /** Whether a target's kernels address one linear memory (and so need `memoryFor`). */
 export const usesLinearMemory = (src: KernelSource) => src.target === 'wasm';
 
+/** Where the buffers of a Wasm program start in its memory: above the low bytes no buffer
+ *  uses (WASM_LOW_MEMORY) and one scratch area per thread. */
+export const wasmBuffersStart = (threads: number) => WASM_LOW_MEMORY + Math.max(1, threads) * WASM_SCRATCH_BYTES;
+
 /** A shared WebAssembly memory of at least `bytes` bytes (no growth: sizes are known). */
 export function wasmMemory(bytes: number): WebAssembly.Memory {
   const pages = Math.ceil(bytes / 65536) + 1;
@@ -75,7 +79,9 @@ export function wasmMemory(bytes: number): WebAssembly.Memory {
 
 const modules = new Map<string, WebAssembly.Module>();
 
-export async function loadKernels(src: KernelSource, memory?: WebAssembly.Memory): Promise<KernelModule> {
+/** The kernels of `src`, for thread `thread` (0: the main thread; Wasm kernels get that
+ *  thread's scratch area, see scratchStart). */
+export async function loadKernels(src: KernelSource, memory?: WebAssembly.Memory, thread = 0): Promise<KernelModule> {
   if (src.target === 'ts') return (await import(src.url)) as KernelModule;
   if (src.target !== 'wasm') throw new Error(`no loader for target \`${src.target}\``);
   if (!memory) throw new Error('internal: WebAssembly kernels need the executor memory');
@@ -84,7 +90,8 @@ export async function loadKernels(src: KernelSource, memory?: WebAssembly.Memory
     mod = await WebAssembly.compile(readFileSync(fileURLToPath(src.url)));
     modules.set(src.url, mod);
   }
-  const instance = await WebAssembly.instantiate(mod, { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+  const scratch = new WebAssembly.Global({ value: 'i32', mutable: false }, WASM_LOW_MEMORY + thread * WASM_SCRATCH_BYTES);
+  const instance = await WebAssembly.instantiate(mod, { env: { memory, scratch }, Math: Math as unknown as WebAssembly.ModuleImports });
   const out: KernelModule = {} as KernelModule;
   for (const [name, fn] of Object.entries(instance.exports)) {
     if (typeof fn !== 'function') continue;

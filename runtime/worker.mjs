@@ -8,7 +8,7 @@ try {
   const { bindTasks } = await import('./executor.ts');
   const { serve } = await import('./threads.ts');
   const { loadKernels } = await import('./kernels.ts');
-  const kernels = await loadKernels(workerData.source, workerData.wasm);
+  const kernels = await loadKernels(workerData.source, workerData.wasm, workerData.part);
   const tasks = bindTasks(workerData.program, kernels, workerData.dims, workerData.memory, workerData.scalars);
   parentPort.postMessage('ready');
   serve(workerData.ctrl, tasks);

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernel } from '../compiler/codegen/kernels.ts';
-import { call, dim, load, loop, parallelSplit, store, v } from '../compiler/codegen/kir.ts';
+import { call, checkKernel, dim, load, loop, parallelSplit, store, v } from '../compiler/codegen/kir.ts';
 import { renderTs } from '../compiler/targets/ts/render.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 import { scheduled } from '../compiler/targets/target.ts';
@@ -15,7 +15,8 @@ import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
 import { runReference } from '../compiler/reference.ts';
 import { randn } from './support/random.ts';
-import { relaxedSimd } from '../runtime/kernels.ts';
+import { relaxedSimd, wasmBuffersStart } from '../runtime/kernels.ts';
+import { WASM_LOW_MEMORY } from '../common/program.ts';
 
 interface Case {
   name: string;
@@ -38,6 +39,7 @@ const CASES: Case[] = [
   { name: 'matmul, whole SIMD tiles and edges (rows 13, cols 21, inner 19)', op: 'matmul', inputs: [{ shape: [13, 19] }, { shape: [19, 21] }] },
   { name: 'matmul bᵀ, p in whole vectors and a tail (rows 9, cols 7, inner 11)', op: 'matmul', inputs: [{ shape: [9, 11] }, { shape: [7, 11] }], attrs: { tb: true } },
   { name: 'matmul aᵀ, SIMD columns (rows 10, cols 16, inner 6)', op: 'matmul', inputs: [{ shape: [10, 6] }, { shape: [10, 16] }], attrs: { ta: true } },
+  { name: 'matmul, three row blocks and packed column panels (rows 133, cols 24, inner 40)', op: 'matmul', inputs: [{ shape: [133, 40] }, { shape: [40, 24] }] },
   { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
@@ -47,7 +49,8 @@ const CASES: Case[] = [
 /** A rendered module over `memory`, with the imports the runtime gives it (runtime/kernels.ts). */
 async function instantiate(binary: Uint8Array, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
   relaxedSimd(); // the fma modules need relaxed SIMD (behind a flag in Node 20, which this turns on)
-  return WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory }, Math: Math as unknown as WebAssembly.ModuleImports });
+  const scratch = new WebAssembly.Global({ value: 'i32', mutable: false }, WASM_LOW_MEMORY);
+  return WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory, scratch }, Math: Math as unknown as WebAssembly.ModuleImports });
 }
 
 async function run(c: Case, target: string) {
@@ -64,10 +67,11 @@ async function run(c: Case, target: string) {
   const want = ref.get(out.id)!.data;
   const scalars = kernel.dims.map((d) => dims[d]);
   if (target === 'wasm') {
-    // Every buffer in one memory, 16-byte aligned, as the executor lays them out.
+    // Every buffer in one memory, 16-byte aligned, above the low bytes and one thread's
+    // scratch, as the executor lays them out.
     const sizes = [...data.map((d) => d.length), ...outputs];
-    const offsets = sizes.map((_, k) => sizes.slice(0, k).reduce((a, n) => a + Math.ceil(n / 4) * 16, 0));
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+    const offsets = sizes.map((_, k) => wasmBuffersStart(1) + sizes.slice(0, k).reduce((a, n) => a + Math.ceil(n / 4) * 16, 0));
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
     const { binary } = renderWasm([kernel], { header: ['test kernel'] });
     const instance = await instantiate(binary, memory);
     const fn = instance.exports.kernel as (...a: number[]) => void;
@@ -103,6 +107,20 @@ describe('kernels', () => {
       }
       expect(Math.sqrt(num / Math.max(den, 1e-30)), `${parts} part(s)`).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('wasm schedule', () => {
+  it('packs the column panel of an a·b tile into per-thread scratch, and not where it would not fit', () => {
+    const kernelOf = (p: number) => {
+      const g = new Graph('k');
+      emit(g, 'matmul', [g.input('x0', [64, p]), g.input('x1', [p, 16])], {});
+      return scheduled(TARGETS.wasm, buildKernel(g.nodes[0], 'kernel'));
+    };
+    expect(kernelOf(40).scratch).toEqual([{ name: 'panel', elems: 40 * 8 }]);
+    expect(kernelOf(2048).scratch).toEqual([{ name: 'panel', elems: 2048 * 8 }]);
+    expect(kernelOf(2049).scratch).toBeUndefined();
+    expect(checkKernel(kernelOf(40))).toEqual([]);
   });
 });
 

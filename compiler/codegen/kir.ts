@@ -65,6 +65,11 @@ export interface Kernel {
   dims: string[];
   /** Scalar arguments after the dims (optimizer hyper-parameters). */
   scalars?: string[];
+  /** Work areas of f32 that a target's schedule adds (a packed panel of a matmul operand):
+   *  private to the thread running the kernel, not arguments, contents undefined on entry.
+   *  Only targets that provide them (the Wasm target: WASM_SCRATCH_BYTES per thread) run
+   *  schedules that add them. */
+  scratch?: { name: string; elems: number }[];
   body: KStmt[];
 }
 
@@ -264,7 +269,7 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
  *  no name declared twice in one scope. Returns the errors (empty when well typed). */
 export function checkKernel(k: Kernel): string[] {
   const errors: string[] = [];
-  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, ElemType]));
+  const buffers = new Map([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(k.scratch ?? []).map((s) => [s.name, 'f32'] as [string, ElemType])]);
   const mutable = new Set<string>();
   const guard = (what: string, fn: () => void) => {
     try {

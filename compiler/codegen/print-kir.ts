@@ -79,6 +79,7 @@ function printStmts(stmts: KStmt[], indent: string, out: string[]): void {
 export function printKernel(k: Kernel, where?: string): string {
   const params = [...k.buffers.map((b) => `${b.name}: ${b.access === 'read' ? '' : `${b.access} `}${b.t}[]`), ...k.dims.map((d) => `${d}: i32`), ...(k.scalars ?? []).map((s) => `${s}: f32`)];
   const out = [`// ${oneLine(k.doc.split('\n')[0])}${where ? ` (${oneLine(where)})` : ''}`, `kernel ${k.name}(${params.join(', ')}) {`];
+  for (const s of k.scratch ?? []) out.push(`  scratch ${s.name}: f32[${s.elems}]  // per thread`);
   printStmts(k.body, '  ', out);
   out.push('}');
   return out.join('\n');

@@ -15,6 +15,7 @@
 // loop, which is what bounds it). The runtime loads the fma variant where the engine
 // supports relaxed SIMD.
 import binaryen from 'binaryen';
+import { WASM_LOW_MEMORY as LOW_MEMORY, WASM_SCRATCH_BYTES } from '../../../common/program.ts';
 import { parallelSplit, typeOf, type ElemType, type EType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
 import type { RenderContext } from '../target.ts';
@@ -22,6 +23,7 @@ import type { RenderContext } from '../target.ts';
 type Ref = number;
 
 const IMPORTED = ['log', 'sin', 'cos'] as const;
+
 
 export interface WasmModule {
   binary: Uint8Array;
@@ -47,6 +49,8 @@ export function renderWasm(kernels: Kernel[], _ctx: RenderContext, { wat = false
   // The memory is declared, then turned into the import `env.memory`.
   m.setMemory(1, 65536, null, [], true, false, '0');
   m.addMemoryImport('0', 'env', 'memory', true);
+  // This thread's scratch area (kir.ts Kernel.scratch): each thread's instance gets its own.
+  m.addGlobalImport('scratch', 'env', 'scratch', binaryen.i32, false);
   for (const fn of IMPORTED) m.addFunctionImport(`Math.${fn}`, 'Math', fn, binaryen.f64, binaryen.f64);
   m.addFunctionImport('Math.pow', 'Math', 'pow', binaryen.createType([binaryen.f64, binaryen.f64]), binaryen.f64);
   addHelpers(m);
@@ -187,6 +191,8 @@ class KernelEmitter {
   private nParams = 0;
   private labels = 0;
   private readonly buffers: Map<string, ElemType>;
+  /** Scratch areas by name: byte offset in this thread's scratch. */
+  private readonly scratch = new Map<string, number>();
 
   constructor(
     private readonly m: binaryen.Module,
@@ -194,6 +200,13 @@ class KernelEmitter {
     private readonly fma: boolean,
   ) {
     this.buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
+    let at = 0;
+    for (const sc of k.scratch ?? []) {
+      this.buffers.set(sc.name, 'f32');
+      this.scratch.set(sc.name, at);
+      at += Math.ceil(sc.elems / 4) * 16;
+    }
+    if (at > WASM_SCRATCH_BYTES) throw new Error(`internal: ${k.name} needs ${at} bytes of scratch, more than the ${WASM_SCRATCH_BYTES} a thread has`);
   }
 
   emit(): void {
@@ -271,22 +284,22 @@ class KernelEmitter {
       case 'store': {
         const t = this.buffers.get(s.buf)!;
         const vt = this.typeOf(s.e, scope);
-        const at = this.address(s.buf, s.idx, scope);
+        const [off, at] = this.address(s.buf, s.idx, scope);
         let value = this.expr(s.e, scope);
         if (vt === 'f32x4') {
           if (s.accumulate) {
             const ptr = this.newLocal('ptr', 'i32');
-            return [m.local.set(ptr.index, at), m.v128.store(0, 4, m.local.get(ptr.index, binaryen.i32), m.f32x4.add(m.v128.load(0, 4, m.local.get(ptr.index, binaryen.i32)), value))];
+            return [m.local.set(ptr.index, at), m.v128.store(off, 4, m.local.get(ptr.index, binaryen.i32), m.f32x4.add(m.v128.load(off, 4, m.local.get(ptr.index, binaryen.i32)), value))];
           }
-          return [m.v128.store(0, 4, at, value)];
+          return [m.v128.store(off, 4, at, value)];
         }
         if (s.accumulate) {
           const ptr = this.newLocal('ptr', 'i32');
           const get = () => m.local.get(ptr.index, binaryen.i32);
-          value = this.arith('+', t, t === 'f32' ? m.f32.load(0, 4, get()) : m.i32.load(0, 4, get()), value);
-          return [m.local.set(ptr.index, at), t === 'f32' ? m.f32.store(0, 4, get(), value) : m.i32.store(0, 4, get(), value)];
+          value = this.arith('+', t, t === 'f32' ? m.f32.load(off, 4, get()) : m.i32.load(off, 4, get()), value);
+          return [m.local.set(ptr.index, at), t === 'f32' ? m.f32.store(off, 4, get(), value) : m.i32.store(off, 4, get(), value)];
         }
-        return [t === 'f32' ? m.f32.store(0, 4, at, value) : m.i32.store(0, 4, at, value)];
+        return [t === 'f32' ? m.f32.store(off, 4, at, value) : m.i32.store(off, 4, at, value)];
       }
       case 'if':
         return [m.if(this.expr(s.c, scope), this.block(s.then, scope), s.else?.length ? this.block(s.else, scope) : undefined)];
@@ -305,11 +318,22 @@ class KernelEmitter {
     return api._BinaryenSIMDTernary((this.m as unknown as { ptr: number }).ptr, api.RelaxedMaddVecF32x4, this.expr(right.a, scope), this.expr(right.b, scope), left);
   }
 
-  /** Byte address of element `idx` of a buffer. */
-  private address(buf: string, idx: KExpr, scope: Map<string, Local>): Ref {
+  /** Byte address of element `idx` of a buffer, as a dynamic part and a constant offset for
+   *  the access's offset field (folded into the x64 addressing mode; as an i32 add, V8 spends
+   *  an instruction per access on it). An index `e + c` (c a constant, 0 < 4c ≤ LOW_MEMORY)
+   *  becomes `base + 4e` with offset 4c: every in-bounds access has base + 4(e + c) ≥
+   *  LOW_MEMORY (the runtime places no buffer below it), so base + 4e cannot wrap below zero
+   *  and the sum is the same address. */
+  private address(buf: string, idx: KExpr, scope: Map<string, Local>): [number, Ref] {
     const { m } = this;
-    const base = m.local.get(this.params.get(buf)!.index, binaryen.i32);
-    return m.i32.add(base, m.i32.shl(this.expr(idx, scope), m.i32.const(2)));
+    const inScratch = this.scratch.get(buf);
+    const base = inScratch === undefined ? m.local.get(this.params.get(buf)!.index, binaryen.i32) : m.i32.add(m.global.get('scratch', binaryen.i32), m.i32.const(inScratch));
+    let offset = 0;
+    if (idx.k === 'bin' && idx.op === '+' && idx.b.k === 'num' && idx.b.t === 'i32' && idx.b.v > 0 && 4 * idx.b.v <= LOW_MEMORY) {
+      offset = 4 * idx.b.v;
+      idx = idx.a;
+    }
+    return [offset, m.i32.add(base, m.i32.shl(this.expr(idx, scope), m.i32.const(2)))];
   }
 
   /** The IR's own typing (kir.ts typeOf), over this function's locals and parameters. */
@@ -353,14 +377,20 @@ class KernelEmitter {
         return m.local.get(l.index, wasmType(l.t));
       }
       case 'load': {
-        const at = this.address(e.buf, e.idx, scope);
-        return this.buffers.get(e.buf) === 'f32' ? m.f32.load(0, 4, at) : m.i32.load(0, 4, at);
+        const [off, at] = this.address(e.buf, e.idx, scope);
+        return this.buffers.get(e.buf) === 'f32' ? m.f32.load(off, 4, at) : m.i32.load(off, 4, at);
       }
       case 'vload':
-        return m.v128.load(0, 4, this.address(e.buf, e.idx, scope));
+      {
+        const [off, at] = this.address(e.buf, e.idx, scope);
+        return m.v128.load(off, 4, at);
+      }
       case 'splat':
         // A broadcast load is one instruction (vbroadcastss from memory), not a load and a shuffle.
-        if (e.a.k === 'load' && this.buffers.get(e.a.buf) === 'f32') return m.v128.load32_splat(0, 4, this.address(e.a.buf, e.a.idx, scope));
+        if (e.a.k === 'load' && this.buffers.get(e.a.buf) === 'f32') {
+          const [off, at] = this.address(e.a.buf, e.a.idx, scope);
+          return m.v128.load32_splat(off, 4, at);
+        }
         return m.f32x4.splat(this.expr(e.a, scope));
       case 'lane':
         return m.f32x4.extract_lane(this.expr(e.a, scope), e.lane);
