@@ -2,6 +2,7 @@
 // target, on 1 and on 2 threads, summed by op over the layers: where a step's time goes.
 // `npx tsx bench/profile.ts [steps]` (default 6 measured steps after 3 warm-up steps; medians
 // of noisy machines are in `npm run bench`, this is for finding the next thing to speed up).
+// DIR=<folder> profiles another compiled gpt_tiny (e.g. one built before a change, for an A/B).
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
@@ -13,7 +14,7 @@ const ADAMW = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, m
 
 const byThreads = new Map<number, Map<string, number>>();
 for (const threads of [1, 2]) {
-  const { program, source } = loadCompiled('generated/gpt_tiny/wasm');
+  const { program, source } = loadCompiled(process.env.DIR ?? 'generated/gpt_tiny/wasm');
   const ex = await Executor.create(program, source, { batch: cfg.batch, seq: cfg.seq }, { threads });
   initParams(ex, 1);
   const ids = Int32Array.from({ length: cfg.batch * cfg.seq }, () => Math.floor(Math.random() * cfg.vocab));

@@ -40,6 +40,8 @@ const CASES: Case[] = [
   { name: 'matmul bᵀ, p in whole vectors and a tail (rows 9, cols 7, inner 11)', op: 'matmul', inputs: [{ shape: [9, 11] }, { shape: [7, 11] }], attrs: { tb: true } },
   { name: 'matmul aᵀ, SIMD columns (rows 10, cols 16, inner 6)', op: 'matmul', inputs: [{ shape: [10, 6] }, { shape: [10, 16] }], attrs: { ta: true } },
   { name: 'matmul, three row blocks and packed column panels (rows 133, cols 24, inner 40)', op: 'matmul', inputs: [{ shape: [133, 40] }, { shape: [40, 24] }] },
+  { name: 'matmul aᵀ over a symbolic reduction, packed (weight gradient, n = 23)', op: 'matmul', inputs: [{ shape: ['n', 6] }, { shape: ['n', 9] }], attrs: { ta: true }, dims: { n: 23 } },
+  { name: 'matmul aᵀ over a symbolic reduction too long to pack (n = 2100)', op: 'matmul', inputs: [{ shape: ['n', 6] }, { shape: ['n', 9] }], attrs: { ta: true }, dims: { n: 2100 } },
   { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
@@ -112,15 +114,19 @@ describe('kernels', () => {
 
 describe('wasm schedule', () => {
   it('packs the column panel of an a·b tile into per-thread scratch, and not where it would not fit', () => {
-    const kernelOf = (p: number) => {
+    const kernelOf = (p: number | string) => {
       const g = new Graph('k');
-      emit(g, 'matmul', [g.input('x0', [64, p]), g.input('x1', [p, 16])], {});
+      // a·b with inner dim p; for a symbolic p, the weight-gradient layout aᵀ·b over p rows.
+      const ins = typeof p === 'number' ? [g.input('x0', [64, p], 'f32'), g.input('x1', [p, 16], 'f32')] : [g.input('x0', [p, 64], 'f32'), g.input('x1', [p, 16], 'f32')];
+      emit(g, 'matmul', ins, typeof p === 'number' ? {} : { ta: true });
       return scheduled(TARGETS.wasm, buildKernel(g.nodes[0], 'kernel'));
     };
     expect(kernelOf(40).scratch).toEqual([{ name: 'panel', elems: 40 * 8 }]);
     expect(kernelOf(2048).scratch).toEqual([{ name: 'panel', elems: 2048 * 8 }]);
     expect(kernelOf(2049).scratch).toBeUndefined();
     expect(checkKernel(kernelOf(40))).toEqual([]);
+    // A symbolic reduction packs under a run-time test, into a panel as large as scratch allows.
+    expect(kernelOf('n').scratch).toEqual([{ name: 'panel', elems: 16384 }]);
   });
 });
 

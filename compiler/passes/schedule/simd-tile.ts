@@ -14,7 +14,7 @@
 // whole vector) run as scalar dot products. The epilogue runs per element, as written by
 // the builder. Contractions of any other layout keep the scalar 4×4 register tile.
 import { WASM_SCRATCH_BYTES } from '../../../common/program.ts';
-import { add, bin, call, f, hsum, i, lane, let_, load, loop, matchContraction, mentions, mul, select, set, splat, store, sub, substituteExpr, v, vload, type Contraction, type ElemType, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { add, bin, call, f, hsum, i, if_, lane, let_, load, loop, matchContraction, mentions, mul, select, set, splat, store, sub, substituteExpr, v, vload, type Contraction, type ElemType, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 import { contractionParts, registerTile } from './register-tile.ts';
 import { stride, vectorExpr } from './vectorize.ts';
@@ -49,13 +49,14 @@ export function simdTile() {
 /** The shared frame: blocks of whole row tiles in the parallel loop — per block, each
  *  column tile (`j0`, `nFull`, `step`) over the block's row tiles, then the edge columns of
  *  each row tile — then the leftover rows. */
-function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile: KStmt[], perColumnTile: KStmt[] = []): KStmt[] {
+function frame(c: Contraction, { dot }: Parts, nFull: number, step: number, tile: KStmt[] | ((rows: (body: KStmt[]) => KStmt) => KStmt[])): KStmt[] {
   const BLOCK = ROWS * 16;
   const rows = (body: KStmt[]): KStmt => ({ k: 'for', v: 'i0', from: v('ib'), to: call('min', v('mFull'), add(v('ib'), i(BLOCK))), step: ROWS, body });
+  const columnTile = typeof tile === 'function' ? tile(rows) : [rows(tile)];
   return [
     let_('mFull', sub(c.M, bin('%', c.M, i(ROWS))), 'i32'),
     { k: 'for', v: 'ib', from: i(0), to: v('mFull'), step: BLOCK, parallel: true, body: [
-      { k: 'for', v: 'j0', from: i(0), to: i(nFull), step, body: [...perColumnTile, rows(tile)] },
+      { k: 'for', v: 'j0', from: i(0), to: i(nFull), step, body: columnTile },
       // The edge columns [nFull, N) of each row tile, as scalar dot products.
       ...(nFull < c.N ? [rows([loop('jj', i(c.N), R.flatMap((a) => dot(row(a), v('jj'), String(a))), false, i(nFull))])] : []),
     ] },
@@ -70,8 +71,8 @@ const idx = (e: KExpr) => (e as KExpr & { k: 'load' }).idx;
  *  matmul of a model), the loop walks two index locals, `xp` (X at row i0) and `yp` (Y at
  *  column j0), by their strides, and each load is one of them plus a constant (the row or
  *  column offset): one add per load instead of each index's products, which measurably
- *  bounds a loop of fused multiply-adds (V8 still spends an add per load on the constant;
- *  the load's offset field would save it). Otherwise the loads keep their index expressions. */
+ *  bounds a loop of fused multiply-adds (the Wasm renderer puts the constant in the load's
+ *  offset field). Otherwise the loads keep their index expressions. */
 function walk(c: Contraction, { X, Y }: Parts, pStep = 1, pack?: Pack) {
   const [sxi, sxp, syp] = [stride(idx(c.x), c.i), stride(idx(c.x), c.p), stride(idx(c.y), c.p)];
   const syj = stride(idx(c.y), c.j);
@@ -102,15 +103,18 @@ interface Pack {
   cols: number;
 }
 
-/** The packing loop of one column tile (at `j0`), when the panel fits in a thread's scratch
- *  and Y's strides are constants. */
-function packPanel(c: Contraction, { Y }: Parts, cols: number): { fill: KStmt[]; elems: number } | undefined {
+/** The packing loop of one column tile (at `j0`), where Y's strides are constants and the
+ *  panel fits in a thread's scratch: always for a known reduction length that fits, under
+ *  `fits` (a run-time test) for a symbolic one (a weight gradient's batch·seq). */
+function packPanel(c: Contraction, { Y }: Parts, cols: number): { fill: KStmt[]; elems: number; fits?: KExpr } | undefined {
   const [syp, syj] = [stride(idx(c.y), c.p), stride(idx(c.y), c.j)];
-  if (c.P.k !== 'num' || syp === undefined || syj !== 1) return undefined;
-  const elems = c.P.v * cols;
-  if (elems * 4 > WASM_SCRATCH_BYTES) return undefined;
+  // The packed tile walks its operands (walk()), which needs X's strides known too.
+  if (syp === undefined || syj !== 1 || stride(idx(c.x), c.i) === undefined || stride(idx(c.x), c.p) === undefined) return undefined;
+  const cap = WASM_SCRATCH_BYTES / 4;
+  if (c.P.k === 'num' && c.P.v * cols > cap) return undefined;
   return {
-    elems,
+    elems: c.P.k === 'num' ? c.P.v * cols : cap,
+    fits: c.P.k === 'num' ? undefined : bin('<=', c.P, i(Math.floor(cap / cols))),
     fill: [
       let_('ys', idx(Y(i(0), v('j0'))), 'i32', true),
       let_('ps', i(0), 'i32', true),
@@ -167,19 +171,26 @@ function columnTile(c: Contraction, buffers: Map<string, ElemType>): { body: KSt
   const parts = contractionParts(c);
   const col = (q: number) => add(v('j0'), i(4 * q));
   const pack = buffers.has(PACK) ? undefined : packPanel(c, parts, COLS);
-  const at = walk(c, parts, 1, pack && { cols: COLS });
-  const yBuf = pack ? PACK : buf(c.y);
-  const tile: KStmt[] = [
-    ...R.flatMap((a) => Q.map((q) => let_(`c${a}${q}`, splat(f(0)), 'f32x4', true))),
-    ...at.start(v('j0')),
-    loop('p', c.P, [
-      ...Q.map((q) => let_(`b${q}`, vload(yBuf, at.y(v('p'), col(q), 4 * q)), 'f32x4')),
-      ...R.flatMap((a) => [let_(`a${a}`, splat(load(buf(c.x), at.x(row(a), v('p'), a))), 'f32x4'), ...Q.map((q) => set(`c${a}${q}`, mul(v(`a${a}`), v(`b${q}`)), '+'))]),
-      ...at.step,
-    ]),
-    ...R.flatMap((a) => Q.flatMap((q) => vectorEpilogue(c, buffers, v(`c${a}${q}`), row(a), col(q), `${a}${q}`) ?? laneEpilogue(parts, v(`c${a}${q}`), row(a), col(q), `${a}${q}`))),
-  ];
-  return { body: frame(c, parts, nFull, COLS, tile, pack?.fill), scratch: pack?.elems };
+  const tile = (packed: boolean): KStmt[] => {
+    const at = walk(c, parts, 1, packed ? { cols: COLS } : undefined);
+    const yBuf = packed ? PACK : buf(c.y);
+    return [
+      ...R.flatMap((a) => Q.map((q) => let_(`c${a}${q}`, splat(f(0)), 'f32x4', true))),
+      ...at.start(v('j0')),
+      loop('p', c.P, [
+        ...Q.map((q) => let_(`b${q}`, vload(yBuf, at.y(v('p'), col(q), 4 * q)), 'f32x4')),
+        ...R.flatMap((a) => [let_(`a${a}`, splat(load(buf(c.x), at.x(row(a), v('p'), a))), 'f32x4'), ...Q.map((q) => set(`c${a}${q}`, mul(v(`a${a}`), v(`b${q}`)), '+'))]),
+        ...at.step,
+      ]),
+      ...R.flatMap((a) => Q.flatMap((q) => vectorEpilogue(c, buffers, v(`c${a}${q}`), row(a), col(q), `${a}${q}`) ?? laneEpilogue(parts, v(`c${a}${q}`), row(a), col(q), `${a}${q}`))),
+    ];
+  };
+  if (!pack) return { body: frame(c, parts, nFull, COLS, tile(false)) };
+  const packed = (rows: (body: KStmt[]) => KStmt) => [...pack.fill, rows(tile(true))];
+  return {
+    body: frame(c, parts, nFull, COLS, pack.fits ? (rows) => [if_(pack.fits!, packed(rows), [rows(tile(false))])] : packed),
+    scratch: pack.elems,
+  };
 }
 
 function dotTile(c: Contraction): KStmt[] {
