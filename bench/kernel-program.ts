@@ -15,7 +15,7 @@ import { COMPILER_VERSION } from '../compiler/version.ts';
 export function kernelProgram(op: string, inputs: IrShape[], attrs: Record<string, AttrValue>, target: string, dir: string): void {
   const g = new Graph('bench');
   const ins = inputs.map((s, k) => g.input(`x${k}`, s, 'f32'));
-  const [out] = emit(g, op, ins, attrs);
+  const outs = emit(g, op, ins, attrs);
   const t = TARGETS[target];
   const kernels = [buildKernel(g.nodes[0], 'kernel'), ...optimizerKernels()].map((k) => scheduled(t, k));
   const program: Program = {
@@ -23,11 +23,11 @@ export function kernelProgram(op: string, inputs: IrShape[], attrs: Record<strin
     model: op,
     compiler: COMPILER_VERSION,
     target,
-    buffers: [...inputs.map((shape, id) => ({ id, shape, dtype: 'f32' as const, role: `input:x${id}` })), { id: inputs.length, shape: out.shape, dtype: 'f32' }],
+    buffers: [...inputs.map((shape, id) => ({ id, shape, dtype: 'f32' as const, role: `input:x${id}` })), ...outs.map((out, k) => ({ id: inputs.length + k, shape: out.shape, dtype: 'f32' as const }))],
     params: [],
     inputs: inputs.map((_, id) => ({ name: `x${id}`, buffer: id })),
     outputs: { loss: inputs.length },
-    steps: [{ kernel: 'kernel', op, args: [...inputs.keys(), inputs.length], outputs: 1, dims: kernels[0].dims, phase: 'forward' }],
+    steps: [{ kernel: 'kernel', op, args: [...inputs.keys(), ...outs.map((_, k) => inputs.length + k)], outputs: outs.length, dims: kernels[0].dims, phase: 'forward' }],
     optimizer: { gradNorm: 'opt_grad_norm', adamw: 'opt_adamw', accumulate: 'opt_accumulate' },
     memory: { assignment: {}, slots: [] },
     splittable: kernels.filter((k) => parallelSplit(k) !== undefined).map((k) => k.name),
