@@ -6,10 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildKernel } from '../compiler/codegen/kernels.ts';
-import { call, checkKernel, dim, load, loop, parallelSplit, store, v } from '../compiler/codegen/kir.ts';
+import { add, bin, call, checkKernel, dim, f, i, load, loop, parallelSplit, select, store, sub, v, type Kernel } from '../compiler/codegen/kir.ts';
 import { renderTs } from '../compiler/targets/ts/render.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
-import { scheduled } from '../compiler/targets/target.ts';
+import { scheduled, type Target } from '../compiler/targets/target.ts';
+import { reorderParallel } from './support/reorder.ts';
 import { renderWasm } from '../compiler/targets/wasm/render.ts';
 import { Graph, numel, type AttrValue, type IrShape } from '../compiler/ir.ts';
 import { emit } from '../compiler/ops.ts';
@@ -43,6 +44,12 @@ const CASES: Case[] = [
   { name: 'matmul aᵀ over a symbolic reduction, packed (weight gradient, n = 23)', op: 'matmul', inputs: [{ shape: ['n', 6] }, { shape: ['n', 9] }], attrs: { ta: true }, dims: { n: 23 } },
   { name: 'matmul aᵀ over a symbolic reduction too long to pack (n = 2100)', op: 'matmul', inputs: [{ shape: ['n', 6] }, { shape: ['n', 9] }], attrs: { ta: true }, dims: { n: 2100 } },
   { name: 'matmul + bias + gelu epilogue (rows 9, cols 20, inner 8)', op: 'matmul_epilogue', inputs: [{ shape: [9, 8] }, { shape: [8, 20] }, { shape: [20] }], attrs: { act: 'gelu' } },
+  { name: 'mean over the sequence', op: 'mean_seq', inputs: [{ shape: ['batch', 'seq', 6] }], dims: { batch: 3, seq: 5 } },
+  { name: 'mean over the sequence, backward', op: 'mean_seq_grad', inputs: [{ shape: ['batch', 6] }], attrs: { seq: 'seq' }, dims: { batch: 3, seq: 5 } },
+  { name: 'the first position of every sequence', op: 'take_first', inputs: [{ shape: ['batch', 'seq', 6] }], dims: { batch: 3, seq: 5 } },
+  { name: 'sum of all elements', op: 'sum_all', inputs: [{ shape: [7, 9] }] },
+  { name: 'softmax cross-entropy backward', op: 'softmax_xent_grad', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }, { shape: [1] }], attrs: { ignore_index: -100 } },
+  { name: 'rmsnorm', op: 'rmsnorm', inputs: [{ shape: [5, 12] }, { shape: [12] }], attrs: { eps: 1e-6 } },
   { name: 'layernorm, odd width', op: 'layernorm', inputs: [{ shape: [5, 7] }, { shape: [7] }, { shape: [7] }], attrs: { eps: 1e-5 } },
   { name: 'softmax cross-entropy', op: 'softmax_xent', inputs: [{ shape: [6, 13] }, { shape: [6], int: 13 }], attrs: { ignore_index: -100 } },
   { name: 'attention, causal, 2 heads', op: 'attention', inputs: [{ shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }, { shape: ['batch', 'seq', 8] }], attrs: { heads: 2, kv_heads: 2, head_dim: 4, scale: 0.5, mask: 'causal' }, dims: { batch: 3, seq: 5 } },
@@ -55,6 +62,10 @@ async function instantiate(binary: Uint8Array, memory: WebAssembly.Memory): Prom
   return WebAssembly.instantiate(await WebAssembly.compile(binary as Uint8Array<ArrayBuffer>), { env: { memory, scratch }, Math: Math as unknown as WebAssembly.ModuleImports });
 }
 
+/** The targets, and the TypeScript target with every parallel loop and reduction reordered
+ *  (test/support/reorder.ts): what the IR leaves unordered must not change the result. */
+const RUNS: Record<string, Target> = { ...TARGETS, 'ts, reordered': { ...TARGETS.ts, schedule: [reorderParallel(), ...TARGETS.ts.schedule] } };
+
 async function run(c: Case, target: string) {
   const g = new Graph('k');
   const dims = c.dims ?? {};
@@ -63,7 +74,7 @@ async function run(c: Case, target: string) {
   const data = c.inputs.map((x) => (x.int ? Int32Array.from({ length: numel(x.shape, dims) }, () => Math.floor(Math.random() * x.int!)) : Float64Array.from({ length: numel(x.shape, dims) }, randn)));
   const ref = runReference(g, { params: new Map(), inputs: new Map(c.inputs.map((_, k) => [`x${k}`, data[k]])), dims });
   // As the target runs it: after its schedule (register tiling, vectorization).
-  const kernel = scheduled(TARGETS[target], buildKernel(g.nodes[0], 'kernel'));
+  const kernel = scheduled(RUNS[target], buildKernel(g.nodes[0], 'kernel'));
   const split = parallelSplit(kernel) !== undefined;
   const outputs = g.nodes[0].outputs.map((o) => numel(o.shape, dims));
   const want = ref.get(out.id)!.data;
@@ -85,7 +96,7 @@ async function run(c: Case, target: string) {
   }
   const dir = resolve('out/test-kernels');
   mkdirSync(dir, { recursive: true });
-  const file = `${dir}/${c.name.replace(/[^a-z0-9]+/gi, '_')}.ts`;
+  const file = `${dir}/${`${target} ${c.name}`.replace(/[^a-z0-9]+/gi, '_')}.ts`;
   writeFileSync(file, renderTs([kernel], { header: ['test kernel'] }));
   const mod = (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
   const args = data.map((d) => (d instanceof Int32Array ? d : Float32Array.from(d)));
@@ -97,7 +108,7 @@ async function run(c: Case, target: string) {
 }
 
 describe('kernels', () => {
-  it.each(Object.keys(TARGETS).flatMap((t) => CASES.map((c) => [t, c.name, c] as const)))('%s: %s', async (target, _name, c) => {
+  it.each(Object.keys(RUNS).flatMap((t) => CASES.map((c) => [t, c.name, c] as const)))('%s: %s', async (target, _name, c) => {
     const { want, run: exec, splittable } = await run(c, target);
     for (const parts of splittable ? [1, 2, 3] : [1]) {
       const got = exec(parts);
@@ -109,6 +120,28 @@ describe('kernels', () => {
       }
       expect(Math.sqrt(num / Math.max(den, 1e-30)), `${parts} part(s)`).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('reordered schedule', () => {
+  it('changes the result of a loop marked parallel whose iterations depend on each other', async () => {
+    // A running sum marked parallel (the checker accepts it: each store's index moves with o).
+    const k: Kernel = { name: 'kernel', doc: 'prefix sum', buffers: [{ name: 'x', t: 'f32', access: 'read' }, { name: 'y', t: 'f32', access: 'readwrite' }], dims: [], body: [
+      loop('o', i(8), [store('y', v('o'), add(load('x', v('o')), select(bin('>', v('o'), i(0)), load('y', sub(v('o'), i(1))), f(0))))], true),
+    ] };
+    const results = [];
+    for (const [name, t] of [['ts', TARGETS.ts], ['reordered', RUNS['ts, reordered']]] as const) {
+      const dir = resolve('out/test-kernels');
+      mkdirSync(dir, { recursive: true });
+      const file = `${dir}/prefix_${name}.ts`;
+      writeFileSync(file, renderTs([scheduled(t, k)], { header: ['test kernel'] }));
+      const mod = (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
+      const y = new Float32Array(8);
+      mod.kernel(Float32Array.from({ length: 8 }, (_, n) => n + 1), y);
+      results.push([...y]);
+    }
+    expect(results[0]).toEqual([1, 3, 6, 10, 15, 21, 28, 36]);
+    expect(results[1]).not.toEqual(results[0]);
   });
 });
 

@@ -2,7 +2,7 @@
 // Compile-time constants (d_model, heads, head_dim, vocab) are baked in; run-time dims
 // (batch, seq) stay symbolic and become kernel arguments.
 import type { IrShape, Node } from '../ir.ts';
-import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mapStmts, mul, neg, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
+import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mapStmts, mul, neg, reduce, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
 type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
 
@@ -20,8 +20,7 @@ export function optimizerKernels(): Kernel[] {
     scalars: ['max_norm'],
     body: [
       // Accumulated in float64: a sum of millions of squares in f32 loses about 1e-4.
-      let_('sumsq', { k: 'num', v: 0, t: 'f64' }, 'f64', true),
-      loop('o', n, [let_('g', cast('f64', load('grads', v('o'))), 'f64'), set('sumsq', mul(v('g'), v('g')), '+')]),
+      reduce('sumsq', '+', 'o', n, mul(v('g'), v('g')), [let_('g', cast('f64', load('grads', v('o'))), 'f64')], 'f64'),
       let_('norm', cast('f32', call('sqrt', v('sumsq')))),
       store('clip', i(1), v('norm')),
       store('clip', i(0), select(bin('&&', bin('>', arg('max_norm'), f(0)), bin('>', v('norm'), arg('max_norm'))), div(arg('max_norm'), add(v('norm'), f(1e-6))), f(1))),
@@ -165,13 +164,11 @@ function matmulKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
 /** Row statistics of layernorm / rmsnorm over the last dim D at row offset `o`. */
 function rowStats(kind: 'layernorm' | 'rmsnorm', D: number, eps: number): KStmt[] {
   const x = (k: KExpr) => load('x', add(v('o'), k));
-  if (kind === 'rmsnorm') return [let_('ms', f(0), 'f32', true), loop('k', i(D), [set('ms', mul(x(v('k')), x(v('k'))), '+')]), let_('rstd', div(f(1), call('sqrt', add(div(v('ms'), f(D)), f(eps))))), let_('mean', f(0))];
+  if (kind === 'rmsnorm') return [reduce('ms', '+', 'k', i(D), mul(x(v('k')), x(v('k')))), let_('rstd', div(f(1), call('sqrt', add(div(v('ms'), f(D)), f(eps))))), let_('mean', f(0))];
   return [
-    let_('mean', f(0), 'f32', true),
-    loop('k', i(D), [set('mean', x(v('k')), '+')]),
-    set('mean', div(v('mean'), f(D))),
-    let_('variance', f(0), 'f32', true),
-    loop('k', i(D), [let_('c', sub(x(v('k')), v('mean'))), set('variance', mul(v('c'), v('c')), '+')]),
+    reduce('rowSum', '+', 'k', i(D), x(v('k'))),
+    let_('mean', div(v('rowSum'), f(D))),
+    reduce('variance', '+', 'k', i(D), mul(v('c'), v('c')), [let_('c', sub(x(v('k')), v('mean')))]),
     let_('rstd', div(f(1), call('sqrt', add(div(v('variance'), f(D)), f(eps))))),
   ];
 }
@@ -186,7 +183,7 @@ function normKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
     doc: `${kind} over the last dim (${D}), eps ${n.attrs.eps}`,
     buffers: [rd('x'), rd('g'), ...(hasBias ? [rd('b')] : []), wr('y')],
     body: [
-      loop('r', rowsOf(x.shape), [let_('o', mul(v('r'), i(D)), 'i32'), ...rowStats(kind, D, n.attrs.eps as number), loop('k', i(D), [store('y', add(v('o'), v('k')), add(mul(xhat, load('g', v('k'))), hasBias ? load('b', v('k')) : f(0)))])], true),
+      loop('r', rowsOf(x.shape), [let_('o', mul(v('r'), i(D)), 'i32'), ...rowStats(kind, D, n.attrs.eps as number), loop('k', i(D), [store('y', add(v('o'), v('k')), add(mul(xhat, load('g', v('k'))), hasBias ? load('b', v('k')) : f(0)))], true)], true),
     ],
   };
 }
@@ -247,13 +244,15 @@ function attentionSetup(n: Node) {
   const bucket: KStmt[] = a.has_bias ? relativeBucket(!!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) : [];
   const score = (j: KExpr): KStmt[] => [
     let_('ko', kOff(j), 'i32'),
-    let_('dot', f(0), 'f32', true),
-    loop('e', i(hd), [set('dot', mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e')))), '+')]),
+    reduce('dot', '+', 'e', i(hd), mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e'))))),
     ...bucket,
     let_('s', a.has_bias ? add(mul(v('dot'), f(a.scale as number)), load('bias', add(mul(v('bucket'), i(H)), v('h')))) : mul(v('dot'), f(a.scale as number))),
   ];
-  /** The loops over batch (parallel), heads and queries; `prologue` runs once per batch row. */
-  const heads = (inner: KStmt[], prologue: KStmt[] = []): KStmt => loop('b', dim('batch'), [...prologue, loop('h', i(H), [let_('kh', H === KV ? v('h') : idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner])])], true);
+  /** The loops over batch (parallel), heads and queries; `prologue` runs once per batch row.
+   *  With `independent`, every (b, h, qi) writes only its own row (the forward pass): the
+   *  three loops are one parallel index space.
+   *  Without `rowsApart`, batch rows write shared data too (the backward's dbias): not parallel. */
+  const heads = (inner: KStmt[], prologue: KStmt[] = [], independent = false, rowsApart = true): KStmt => loop('b', dim('batch'), [...prologue, loop('h', i(H), [let_('kh', H === KV ? v('h') : idiv(v('h'), i(H / KV)), 'i32'), loop('qi', d(Tq), [let_('qo', qOff, 'i32'), ...inner], independent)], independent)], rowsApart);
   // Dropout on probabilities: keep-scale of (b, h, i, j) from the counter hash, as in the reference.
   const p = (a.p_drop as number) ?? 0;
   const keep: KExpr = p ? select(bin('<', call('hash_uniform', load('seed', i(0)), i(a.salt as number), add(mul(add(mul(add(mul(v('b'), i(H)), v('h')), d(Tq)), v('qi')), d(Tk)), v('j'))), f(p)), f(0), f(1 / (1 - p))) : f(1);
@@ -302,7 +301,7 @@ function attentionKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
         loop('e', i(hd), [store('out', add(v('qo'), v('e')), mul(load('out', add(v('qo'), v('e'))), v('inv')))]),
         // An all-masked row (l = 0) has no keys to weigh: 0 stands in.
         store('lse', lseAt, select(bin('>', v('l'), f(0)), add(v('m'), call('log', v('l'))), f(0))),
-      ]),
+      ], [], true),
     ],
   };
 }
@@ -314,20 +313,20 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
   const scale = f(n.attrs.scale as number);
   // dp_j = keep_j · (dOut · v_j): the gradient reaching the undropped probability.
-  const dp = (): KStmt[] => [let_('dpj', f(0), 'f32', true), loop('e', i(hd), [set('dpj', mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e')))), '+')]), let_('keepj', keep), set('dpj', v('keepj'), '*')];
+  const dp = (): KStmt[] => [reduce('dov', '+', 'e', i(hd), mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e'))))), let_('keepj', keep), let_('dpj', mul(v('dov'), v('keepj')))];
   return {
     doc: "fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv",
     buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('out'), rd('lse'), rd('dOut'), wr('dq'), wr('dk'), wr('dv'), ...(n.attrs.has_bias ? [wr('dbias')] : [])],
     body: [
-      // dbias is shared by all batch rows (so a kernel with it runs on one thread); dk and dv
-      // are zeroed per batch row inside the parallel loop, which keeps the kernel splittable.
+      // dbias is shared by all batch rows (so with it the batch loop is not parallel and the
+      // kernel runs on one thread); dk and dv are zeroed per batch row inside the parallel
+      // loop, which keeps the kernel splittable.
       ...(n.attrs.has_bias ? [loop('o', sizeExpr(n.inputs[3].shape), [store('dbias', v('o'), f(0))])] : []),
       heads([
         let_('rowLse', load('lse', lseAt)),
         // The row dot Σⱼ p·dp is dOut · out (out = Σⱼ p·keep·v), as FlashAttention-2 takes
         // it: no pass over the keys.
-        let_('rowDot', f(0), 'f32', true),
-        loop('e', i(hd), [set('rowDot', mul(load('dOut', add(v('qo'), v('e'))), load('out', add(v('qo'), v('e')))), '+')]),
+        reduce('rowDot', '+', 'e', i(hd), mul(load('dOut', add(v('qo'), v('e'))), load('out', add(v('qo'), v('e'))))),
         // One pass over the keys: p = exp(s − lse), dp and ds = p (dp − Σ p·dp); dv, dq and dk.
         loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
         keys(guard([
@@ -344,7 +343,7 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
             store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true),
           ]),
         ])),
-      ], [loop('o', kvRow, [store('dk', add(mul(v('b'), kvRow), v('o')), f(0)), store('dv', add(mul(v('b'), kvRow), v('o')), f(0))])]),
+      ], [loop('o', kvRow, [store('dk', add(mul(v('b'), kvRow), v('o')), f(0)), store('dv', add(mul(v('b'), kvRow), v('o')), f(0))])], false, !n.attrs.has_bias),
     ],
   };
 }
@@ -354,12 +353,7 @@ function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dim
   const V = lastOf(logits.shape);
   const ignore = (n.attrs.ignore_index as number) ?? -100;
   const row = (k: KExpr) => load('logits', add(mul(v('r'), i(V)), k));
-  const stats: KStmt[] = [
-    let_('max', f(-Infinity), 'f32', true),
-    loop('c', i(V), [set('max', call('max', v('max'), row(v('c'))))]),
-    let_('sum', f(0), 'f32', true),
-    loop('c', i(V), [set('sum', call('exp', sub(row(v('c')), v('max'))), '+')]),
-  ];
+  const stats: KStmt[] = [reduce('max', 'max', 'c', i(V), row(v('c'))), reduce('sum', '+', 'c', i(V), call('exp', sub(row(v('c')), v('max'))))];
   const rows = rowsOf(logits.shape);
   const count: KStmt[] = [let_('count', f(0), 'f32', true), loop('r', rows, [if_(bin('!=', load('targets', v('r')), i(ignore)), [set('count', f(1), '+')])])];
   if (!grad) {
@@ -377,7 +371,7 @@ function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dim
       let_('scale', select(bin('>', v('count'), f(0)), div(load('dloss', i(0)), v('count')), f(0))),
       loop('r', rows, [
         let_('t', load('targets', v('r')), 'i32'),
-        if_(bin('==', v('t'), i(ignore)), [loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), f(0))])], [...stats, loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), mul(sub(div(call('exp', sub(row(v('c')), v('max'))), v('sum')), select(bin('==', v('c'), v('t')), f(1), f(0))), v('scale')))])]),
+        if_(bin('==', v('t'), i(ignore)), [loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), f(0))], true)], [...stats, loop('c', i(V), [store('dlogits', add(mul(v('r'), i(V)), v('c')), mul(sub(div(call('exp', sub(row(v('c')), v('max'))), v('sum')), select(bin('==', v('c'), v('t')), f(1), f(0))), v('scale')))], true)]),
       ], true),
     ],
   };
@@ -459,7 +453,7 @@ const BUILDERS: Record<string, Builder> = {
   add_norm: addNormKernel,
   take_first: (n) => {
     const [B, T, D] = n.inputs[0].shape;
-    return { doc: 'the first position of every sequence (<cls>)', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [store('y', add(mul(v('b'), i(D as number)), v('k')), load('x', add(mul(mul(v('b'), d(T)), i(D as number)), v('k'))))])], true)] };
+    return { doc: 'the first position of every sequence (<cls>)', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [store('y', add(mul(v('b'), i(D as number)), v('k')), load('x', add(mul(mul(v('b'), d(T)), i(D as number)), v('k'))))], true)], true)] };
   },
   take_first_grad: (n) => {
     const [B, T, D] = n.outputs[0].shape;
@@ -467,11 +461,11 @@ const BUILDERS: Record<string, Builder> = {
   },
   mean_seq: (n) => {
     const [B, T, D] = n.inputs[0].shape;
-    return { doc: 'mean over the sequence', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [let_('acc', f(0), 'f32', true), loop('t', d(T), [set('acc', load('x', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k'))), '+')]), store('y', add(mul(v('b'), i(D as number)), v('k')), div(v('acc'), toF(d(T))))])], true)] };
+    return { doc: 'mean over the sequence', buffers: [rd('x'), wr('y')], body: [loop('b', d(B), [loop('k', i(D as number), [reduce('acc', '+', 't', d(T), load('x', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')))), store('y', add(mul(v('b'), i(D as number)), v('k')), div(v('acc'), toF(d(T))))], true)], true)] };
   },
   mean_seq_grad: (n) => {
     const [B, T, D] = n.outputs[0].shape;
-    return { doc: 'mean_seq backward', buffers: [rd('dy'), wr('dx')], body: [loop('b', d(B), [loop('t', d(T), [loop('k', i(D as number), [store('dx', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')), div(load('dy', add(mul(v('b'), i(D as number)), v('k'))), toF(d(T))))])])], true)] };
+    return { doc: 'mean_seq backward', buffers: [rd('dy'), wr('dx')], body: [loop('b', d(B), [loop('t', d(T), [loop('k', i(D as number), [store('dx', add(mul(add(mul(v('b'), d(T)), v('t')), i(D as number)), v('k')), div(load('dy', add(mul(v('b'), i(D as number)), v('k'))), toF(d(T))))], true)], true)], true)] };
   },
   prepend: (n) => {
     const [B, P, D] = n.inputs[0].shape as [string, number, number];
@@ -579,7 +573,7 @@ const BUILDERS: Record<string, Builder> = {
     }
     return { doc, buffers: [rd('x'), wr('y')], body: [zero, loop('o', sizeExpr(x), [store('y', broadcastIndex(out, x, v('o')), load('x', v('o')), true)])] };
   },
-  sum_all: (n) => ({ doc: 'sum of all elements', buffers: [rd('x'), wr('y')], body: [let_('acc', f(0), 'f32', true), loop('o', sizeExpr(n.inputs[0].shape), [set('acc', load('x', v('o')), '+')]), store('y', i(0), v('acc'))] }),
+  sum_all: (n) => ({ doc: 'sum of all elements', buffers: [rd('x'), wr('y')], body: [reduce('acc', '+', 'o', sizeExpr(n.inputs[0].shape), load('x', v('o'))), store('y', i(0), v('acc'))] }),
   layernorm: normKernel,
   rmsnorm: normKernel,
   layernorm_grad: normGradKernel,

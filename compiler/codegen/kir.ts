@@ -1,7 +1,15 @@
 // The kernel IR: what one kernel computes, as loops over explicit index spaces, loads and
 // stores on named buffers and scalar arithmetic — no target syntax. Renderers (TypeScript,
-// WebAssembly, WGSL next) turn it into code; a loop marked `parallel` is the one a renderer
-// may split across workers or GPU invocations.
+// WebAssembly, WGSL next) turn it into code.
+//
+// Two constructs say what may run at once without saying how. A loop marked `parallel` has
+// independent iterations (no two write the same element, none assigns a local declared
+// outside it; checkKernel rejects the plain violations). Parallel loops nest: the chain of
+// them from the top (parallelDomain) is an N-dim index space a GPU target maps to
+// invocations, and the CPU targets split the outermost across threads. A `reduce` names a
+// reduction (+ or max over an index range) as one statement, so that a GPU target can give
+// it to a workgroup and combine in a tree; the CPU targets lower it to an accumulator loop
+// in index order (passes/schedule/lower-reduce.ts).
 //
 // The IR is typed: every expression is `f32`, `i32` or `bool` (a comparison), and nothing
 // converts implicitly — an integer used in float arithmetic goes through a `cast` node. The
@@ -46,7 +54,12 @@ export type KStmt =
   | { k: 'set'; v: string; e: KExpr; op?: '+' | '*' | '=' }
   | { k: 'store'; buf: string; idx: KExpr; e: KExpr; accumulate?: boolean }
   | { k: 'if'; c: KExpr; then: KStmt[]; else?: KStmt[] }
+  /** `let v: t = op over idx in [from, to) of e` — the body's lets run per idx before e;
+   *  v is a constant after it. The body only declares locals (no stores, no assignments). */
+  | { k: 'reduce'; v: string; t: ScalarType; op: ReduceOp; idx: string; from: KExpr; to: KExpr; body: KStmt[]; e: KExpr }
   | { k: 'comment'; text: string };
+
+export type ReduceOp = '+' | 'max';
 
 export interface KBuffer {
   name: string;
@@ -103,6 +116,10 @@ export const let_ = (name: string, e: KExpr, t: KType = 'f32', mutable = false):
 export const set = (name: string, e: KExpr, op: '+' | '*' | '=' = '='): KStmt => ({ k: 'set', v: name, e, op });
 export const store = (buf: string, idx: KExpr, e: KExpr, accumulate = false): KStmt => ({ k: 'store', buf, idx, e, accumulate });
 export const if_ = (c: KExpr, then: KStmt[], else_?: KStmt[]): KStmt => ({ k: 'if', c, then, else: else_ });
+/** `let name = op over idx in [from, to) of e` (after `body`'s lets). */
+export const reduce = (name: string, op: ReduceOp, idx: string, to: KExpr, e: KExpr, body: KStmt[] = [], t: ScalarType = 'f32', from: KExpr = i(0)): KStmt => ({ k: 'reduce', v: name, t, op, idx, from, to, body, e });
+/** The value a reduction starts from. */
+export const reduceIdentity = (op: ReduceOp, t: ScalarType): KExpr => ({ k: 'num', v: op === '+' ? 0 : -Infinity, t });
 
 /** Constant folding of integer index arithmetic keeps generated index expressions short. */
 function fold(e: KExpr & { k: 'bin' }): KExpr {
@@ -138,6 +155,7 @@ export function walkKernel(stmts: KStmt[], visit: { expr?: (e: KExpr) => void; s
   };
   const s = (x: KStmt): void => {
     if (x.k === 'for') (e(x.from), e(x.to), x.body.forEach(s));
+    else if (x.k === 'reduce') (e(x.from), e(x.to), x.body.forEach(s), e(x.e));
     else if (x.k === 'let' || x.k === 'set') e(x.e);
     else if (x.k === 'store') (visit.store?.(x), e(x.idx), e(x.e));
     else if (x.k === 'if') (e(x.c), x.then.forEach(s), x.else?.forEach(s));
@@ -279,17 +297,62 @@ export function checkKernel(k: Kernel): string[] {
       errors.push(`${k.name}: ${what}: ${e.message}`);
     }
   };
-  const block = (stmts: KStmt[], outer: Map<string, KType>) => {
-    const vars = new Map(outer);
-    const env = (): TypeEnv => ({ buffers, vars });
+  // Races: the parallel loops around a statement, and for every local the parallel loop
+  // variables its value depends on and how many parallel loops were around its declaration.
+  interface Scope {
+    vars: Map<string, KType>;
+    par: string[];
+    deps: Map<string, Set<string>>;
+    depth: Map<string, number>;
+  }
+  const depsOf = (e: KExpr, sc: Scope): Set<string> => {
+    const out = new Set<string>();
+    walkKernel([{ k: 'let', v: '_', t: 'f32', e }], {
+      expr: (x) => {
+        if (x.k === 'var') for (const d of sc.deps.get(x.name) ?? []) out.add(d);
+      },
+    });
+    return out;
+  };
+  const declare = (sc: Scope, name: string, t: KType, deps: Set<string>) => {
+    sc.vars.set(name, t);
+    sc.deps.set(name, deps);
+    sc.depth.set(name, sc.par.length);
+  };
+  const nested = (sc: Scope, par = sc.par): Scope => ({ vars: new Map(sc.vars), par, deps: new Map(sc.deps), depth: new Map(sc.depth) });
+  const block = (stmts: KStmt[], sc: Scope, inReduce = false) => {
+    const env = (): TypeEnv => ({ buffers, vars: sc.vars });
     for (const s of stmts) {
+      if (inReduce && s.k !== 'let' && s.k !== 'comment') {
+        errors.push(`${k.name}: reduce ${s.k}: a reduction's body only declares locals`);
+        continue;
+      }
       switch (s.k) {
-        case 'for':
+        case 'for': {
           guard(`loop ${s.v}`, () => {
             if (typeOf(s.from, env()) !== 'i32' || typeOf(s.to, env()) !== 'i32') throw new KernelTypeError('bounds are not i32');
           });
-          block(s.body, new Map([...vars, [s.v, 'i32']]));
+          const inner = nested(sc, s.parallel ? [...sc.par, s.v] : sc.par);
+          declare(inner, s.v, 'i32', new Set([...depsOf(s.from, sc), ...depsOf(s.to, sc), ...(s.parallel ? [s.v] : [])]));
+          block(s.body, inner);
           break;
+        }
+        case 'reduce': {
+          guard(`reduce ${s.v}`, () => {
+            if (buffers.has(s.v) || k.dims.includes(s.v)) throw new KernelTypeError(`local \`${s.v}\` shadows a buffer or dim of that name`);
+            if (typeOf(s.from, env()) !== 'i32' || typeOf(s.to, env()) !== 'i32') throw new KernelTypeError('bounds are not i32');
+            if (s.t === 'i32' && s.op === 'max') throw new KernelTypeError('max over i32');
+          });
+          const inner = nested(sc);
+          declare(inner, s.idx, 'i32', new Set([...depsOf(s.from, sc), ...depsOf(s.to, sc)]));
+          block(s.body, inner, true);
+          guard(`reduce ${s.v}`, () => {
+            const t = typeOf(s.e, { buffers, vars: inner.vars });
+            if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
+          });
+          declare(sc, s.v, s.t, depsOf(s.e, inner));
+          break;
+        }
         case 'let':
           guard(`let ${s.v}`, () => {
             // A local named like a buffer or a dim would hide it in the TypeScript target.
@@ -298,16 +361,20 @@ export function checkKernel(k: Kernel): string[] {
             if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
           });
           if (s.mutable) mutable.add(s.v);
-          vars.set(s.v, s.t);
+          declare(sc, s.v, s.t, depsOf(s.e, sc));
           break;
         case 'set':
           guard(`set ${s.v}`, () => {
-            const want = vars.get(s.v);
+            const want = sc.vars.get(s.v);
             if (!want) throw new KernelTypeError('assignment to an undeclared local');
             if (!mutable.has(s.v)) throw new KernelTypeError('assignment to a constant');
             const t = typeOf(s.e, env());
             if (t !== want) throw new KernelTypeError(`local is ${want}, value is ${t}`);
+            const at = sc.depth.get(s.v) ?? 0;
+            if (at < sc.par.length) throw new KernelTypeError(`assigns a local declared outside parallel loop \`${sc.par[at]}\`, which its iterations share`);
           });
+          // A value assigned under a condition or in a loop depends on what the new value does.
+          sc.deps.set(s.v, new Set([...(sc.deps.get(s.v) ?? []), ...depsOf(s.e, sc)]));
           break;
         case 'store':
           guard(`store ${s.buf}`, () => {
@@ -317,22 +384,43 @@ export function checkKernel(k: Kernel): string[] {
             const t = typeOf(s.e, env());
             // An f32x4 value stores four contiguous lanes (a vector store).
             if (t !== want && !(t === 'f32x4' && want === 'f32')) throw new KernelTypeError(`buffer is ${want}, value is ${t}`);
+            const deps = depsOf(s.idx, sc);
+            const free = sc.par.find((p) => !deps.has(p));
+            if (free !== undefined && !(k.scratch ?? []).some((x) => x.name === s.buf)) throw new KernelTypeError(`index does not depend on parallel loop \`${free}\`: its iterations would write the same element`);
           });
           break;
         case 'if':
           guard('if', () => {
             if (typeOf(s.c, env()) !== 'bool') throw new KernelTypeError('condition is not a comparison');
           });
-          block(s.then, vars);
-          if (s.else) block(s.else, vars);
+          block(s.then, nested(sc));
+          if (s.else) block(s.else, nested(sc));
           break;
         case 'comment':
           break;
       }
     }
   };
-  block(k.body, new Map());
+  block(k.body, { vars: new Map(), par: [], deps: new Map(), depth: new Map() });
   return errors;
+}
+
+/**
+ * The N-dim parallel index space of a kernel: the top-level parallel loop and the parallel
+ * loops nested in it one inside the other, each the only loop of its parent's body after
+ * local declarations (`let`s, which every invocation recomputes). A GPU target maps these
+ * loops to invocations; the rest of the innermost body is one invocation's work.
+ */
+export function parallelDomain(k: Kernel): (KStmt & { k: 'for' })[] {
+  const top = k.body.find((s): s is KStmt & { k: 'for' } => s.k === 'for' && !!s.parallel);
+  const chain: (KStmt & { k: 'for' })[] = [];
+  for (let l = top; l; ) {
+    chain.push(l);
+    const rest = l.body.filter((s) => s.k !== 'let' && s.k !== 'comment');
+    const next = rest.length === 1 && rest[0].k === 'for' && rest[0].parallel ? rest[0] : undefined;
+    l = next;
+  }
+  return chain;
 }
 
 // ---- rewriting ----------------------------------------------------------------------------
@@ -375,6 +463,8 @@ export function mapStmts(stmts: KStmt[], fn: (x: KExpr) => KExpr, rename: (name:
         return { ...s, idx: e(s.idx), e: e(s.e) };
       case 'if':
         return { ...s, c: e(s.c), then: mapStmts(s.then, fn, rename), else: s.else && mapStmts(s.else, fn, rename) };
+      case 'reduce':
+        return { ...s, v: rename(s.v), idx: rename(s.idx), from: e(s.from), to: e(s.to), body: mapStmts(s.body, fn, rename), e: e(s.e) };
       case 'comment':
         return s;
     }
@@ -404,6 +494,7 @@ export function declared(stmts: KStmt[]): Set<string> {
   const s = (x: KStmt) => {
     if (x.k === 'let') names.add(x.v);
     else if (x.k === 'for') (names.add(x.v), x.body.forEach(s));
+    else if (x.k === 'reduce') (names.add(x.v), names.add(x.idx), x.body.forEach(s));
     else if (x.k === 'if') (x.then.forEach(s), x.else?.forEach(s));
   };
   stmts.forEach(s);
@@ -415,9 +506,8 @@ export function declared(stmts: KStmt[]): Set<string> {
  * schedule):
  *
  *     for i in [0, M) parallel:          // rows
- *       for j in [0, N):                 // columns, N a compile-time constant
- *         let acc = 0 (mutable f32)
- *         for p in [from, P): acc += X · Y   // X mentions i and p, Y mentions p and j
+ *       for j in [0, N) parallel:        // columns, N a compile-time constant
+ *         acc = reduce + over p in [0, P) of X · Y   // X mentions i and p, Y mentions p and j
  *         epilogue                       // uses acc, i, j
  *
  * Schedules (register tiling, vectorization) recognise it with matchContraction.
@@ -438,20 +528,17 @@ export interface Contraction {
 export function matchContraction(s: KStmt): Contraction | undefined {
   if (s.k !== 'for' || !s.parallel || (s.step ?? 1) !== 1 || !isZero(s.from) || s.body.length !== 1) return undefined;
   const jl = s.body[0];
-  if (jl.k !== 'for' || (jl.step ?? 1) !== 1 || !isZero(jl.from) || jl.to.k !== 'num' || jl.body.length < 2) return undefined;
-  const [init, pl, ...epilogue] = jl.body;
-  if (init.k !== 'let' || !init.mutable || init.t !== 'f32' || init.e.k !== 'num' || init.e.v !== 0) return undefined;
-  if (pl.k !== 'for' || (pl.step ?? 1) !== 1 || !isZero(pl.from) || pl.body.length !== 1) return undefined;
-  const upd = pl.body[0];
-  if (upd.k !== 'set' || upd.v !== init.v || upd.op !== '+' || upd.e.k !== 'bin' || upd.e.op !== '*') return undefined;
-  const [x, y] = [upd.e.a, upd.e.b];
-  if (mentions(x, jl.v) || mentions(y, s.v) || mentions(x, init.v) || mentions(y, init.v)) return undefined;
-  return { i: s.v, j: jl.v, p: pl.v, acc: init.v, M: s.to, N: jl.to.v, P: pl.to, x, y, epilogue };
+  if (jl.k !== 'for' || (jl.step ?? 1) !== 1 || !isZero(jl.from) || jl.to.k !== 'num' || jl.body.length < 1) return undefined;
+  const [r, ...epilogue] = jl.body;
+  if (r.k !== 'reduce' || r.op !== '+' || r.t !== 'f32' || !isZero(r.from) || r.body.length !== 0 || r.e.k !== 'bin' || r.e.op !== '*') return undefined;
+  const [x, y] = [r.e.a, r.e.b];
+  if (mentions(x, jl.v) || mentions(y, s.v)) return undefined;
+  return { i: s.v, j: jl.v, p: r.idx, acc: r.v, M: s.to, N: jl.to.v, P: r.to, x, y, epilogue };
 }
 
 const isZero = (e: KExpr) => e.k === 'num' && e.v === 0;
 
 /** The naive nest of a contraction (what builders emit). */
 export function contraction(c: Contraction): KStmt {
-  return loop(c.i, c.M, [loop(c.j, i(c.N), [let_(c.acc, f(0), 'f32', true), loop(c.p, c.P, [set(c.acc, mul(c.x, c.y), '+')]), ...c.epilogue])], true);
+  return loop(c.i, c.M, [loop(c.j, i(c.N), [reduce(c.acc, '+', c.p, c.P, mul(c.x, c.y)), ...c.epilogue], true)], true);
 }

@@ -16,13 +16,14 @@ export function vectorize() {
   return (k: Kernel): Kernel => {
     let fresh = 0;
     const buffers = new Map(k.buffers.map((b) => [b.name, b.t]));
-    const block = (stmts: KStmt[], outer: Map<string, KType>): KStmt[] => {
+    // `top`: the kernel's own statements, where a parallel loop is the one split across threads.
+    const block = (stmts: KStmt[], outer: Map<string, KType>, top = false): KStmt[] => {
       const scope = new Map(outer);
       const out: KStmt[] = [];
       for (const s of stmts) {
         if (s.k === 'let') scope.set(s.v, s.t);
         if (s.k === 'for') {
-          const vector = (s.step ?? 1) === 1 && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh) : undefined;
+          const vector = (s.step ?? 1) === 1 && s.body.every((b) => b.k !== 'for' && b.k !== 'if') ? vectorizeLoop(s, scope, buffers, fresh, top && !!s.parallel) : undefined;
           if (vector) (out.push(...vector), fresh++);
           else out.push({ ...s, body: block(s.body, new Map(scope).set(s.v, 'i32')) });
         } else if (s.k === 'if') out.push({ ...s, then: block(s.then, scope), else: s.else && block(s.else, scope) });
@@ -30,7 +31,7 @@ export function vectorize() {
       }
       return out;
     };
-    return { ...k, body: block(k.body, new Map()) };
+    return { ...k, body: block(k.body, new Map(), true) };
   };
 }
 
@@ -125,7 +126,9 @@ function evalInt(e: KExpr, value: (name: string) => number): number | undefined 
 
 /** The loop as a vector loop of step 4, its accumulators' lane sums and the scalar tail;
  *  undefined when its body is not all vectorizable. `n` numbers the new locals. */
-function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number): KStmt[] | undefined {
+/** `threadLoop`: the loop is the kernel's thread split (a top-level parallel loop), which
+ *  must stay a loop. */
+function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, buffers: Map<string, ElemType>, n: number, threadLoop: boolean): KStmt[] | undefined {
   const iv = loop.v;
   const locals = new Set<string>();
   const reductions: string[] = [];
@@ -150,7 +153,8 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
     } else if (s.k !== 'comment') return undefined;
   }
   if (loop.body.every((s) => s.k !== 'store' && s.k !== 'set')) return undefined;
-  // A parallel loop's iterations may run on different threads: no shared accumulator.
+  // A parallel loop's iterations may run on different threads (and checkKernel rejects an
+  // accumulator shared by them): no reductions.
   if (loop.parallel && reductions.length) return undefined;
   // A body that reads what it stores at another index would change meaning; builders only
   // read back the element they store (out[qo + e] = out[qo + e]·corr + …).
@@ -168,7 +172,7 @@ function vectorizeLoop(loop: KStmt & { k: 'for' }, scope: Map<string, KType>, bu
   // overhead or empty tail, and two accumulators per reduction (even and odd steps) so
   // that consecutive multiply-adds do not wait on each other.
   const from = loop.from.k === 'num' ? loop.from.v : undefined;
-  if (from !== undefined && !loop.parallel && count.k === 'num' && count.v >= 4 && count.v <= 4 * MAX_UNROLL) {
+  if (from !== undefined && !threadLoop && count.k === 'num' && count.v >= 4 && count.v <= 4 * MAX_UNROLL) {
     const steps = Math.floor(count.v / 4);
     const locals = declared(body);
     const acc = (r: string, u: number) => `${r}_v${n}${u % 2 ? 'b' : ''}`;

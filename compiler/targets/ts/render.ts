@@ -119,6 +119,8 @@ function body(stmts: KStmt[]): WriterFunction {
         case 'comment':
           w.writeLine(`// ${commentText(s.text)}`);
           break;
+        case 'reduce':
+          throw new Error('internal: a reduce reached the TypeScript renderer (its schedule lowers every one)');
       }
     };
     stmts.forEach(emit);

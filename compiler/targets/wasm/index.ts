@@ -1,13 +1,15 @@
 // The WebAssembly SIMD CPU target: the same kernels as the TypeScript target, as one Wasm
 // module with 128-bit SIMD that every thread instantiates over one shared memory. Its
-// schedule register-tiles and vectorizes contractions (simd-tile.ts), then vectorizes the
-// innermost loops it can (vectorize.ts). It writes kernels.wasm (SIMD128), kernels.fma.wasm
+// schedule register-tiles and vectorizes contractions (simd-tile.ts), lowers the other
+// reductions to accumulator loops (lower-reduce.ts), then vectorizes the innermost loops it
+// can (vectorize.ts). It writes kernels.wasm (SIMD128), kernels.fma.wasm
 // (the same with relaxed SIMD's fused multiply-add, which the runtime prefers where the
 // engine has it) and, for review, kernels.kir: the scheduled kernel IR as text, which both
 // modules lower one to one (`tfm compile --emit code --target wasm` prints the full
 // WebAssembly text instead).
 import type { Target } from '../target.ts';
 import { renderWasm } from './render.ts';
+import { lowerReduce } from '../../passes/schedule/lower-reduce.ts';
 import { simdTile } from '../../passes/schedule/simd-tile.ts';
 import { vectorize } from '../../passes/schedule/vectorize.ts';
 import { printKernel } from '../../codegen/print-kir.ts';
@@ -17,7 +19,7 @@ import { spanAt } from '../../../common/source.ts';
 export const wasmTarget: Target = {
   name: 'wasm',
   description: 'WebAssembly with 128-bit SIMD over shared memory (the fast CPU target)',
-  schedule: [simdTile(), vectorize()],
+  schedule: [simdTile(), lowerReduce(), vectorize()],
   render: (kernels, ctx) => {
     const text = [
       ...ctx.header.map((l) => `// ${commentText(l)}`),

@@ -305,6 +305,8 @@ class KernelEmitter {
         return [m.if(this.expr(s.c, scope), this.block(s.then, scope), s.else?.length ? this.block(s.else, scope) : undefined)];
       case 'comment':
         return [];
+      case 'reduce':
+        throw new Error(`internal: ${this.k.name}: a reduce reached the renderer (the wasm schedule lowers every one)`);
     }
   }
 

@@ -74,15 +74,15 @@ export function add_1f9502d1(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_7b4bad22(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_227dbc26(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -116,7 +116,7 @@ export function dropout_5a1199a9(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_66229ae0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b32074d3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -218,7 +218,7 @@ export function matmul_epilogue_66229ae0(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_65ae35e6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_cfd00063(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -280,18 +280,18 @@ export function dropout_7c5bc60e(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_deafe6e0(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_1f332a87(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -311,7 +311,7 @@ export function add_norm_deafe6e0(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_bcc7ed04(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7392dd78(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -430,7 +430,7 @@ export function matmul_epilogue_bcc7ed04(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_1659fec2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_8a6114fc(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -731,15 +731,15 @@ export function add_5efce268(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_cb5854a5(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_6b1e7990(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -773,7 +773,7 @@ export function dropout_49cf7788(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_b096fac9(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_89594aa6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -875,7 +875,7 @@ export function matmul_epilogue_b096fac9(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d6f772de(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_d04fdd01(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -935,18 +935,18 @@ export function dropout_fcbe9cd6(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_00efacc5(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_5cebe12e(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -966,7 +966,7 @@ export function add_norm_00efacc5(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_5d5374c9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_1a7de7d4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1028,7 +1028,7 @@ export function dropout_26a6de49(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_d0734119(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_0dea34ed(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1147,7 +1147,7 @@ export function matmul_epilogue_d0734119(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_fcd6629c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_05b59a47(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1473,7 +1473,7 @@ export function dropout_f81d31ad(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_8072042f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_bc816f72(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1578,7 +1578,7 @@ export function matmul_8072042f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bart_base.tfm:42:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
-export function softmax_xent_c75aa3e1(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_a63b3ca7(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1621,7 +1621,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_8ee6e40b(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_9726f8af(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1660,7 +1660,7 @@ export function softmax_xent_grad_8ee6e40b(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_82df4169(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4c820d39(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1745,7 +1745,7 @@ export function matmul_82df4169(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_bbbcd951(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_175213be(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 50265 - 50265 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1828,18 +1828,18 @@ export function matmul_bbbcd951(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bart_base.tfm:34:7 `norm post layernorm eps 1e-5`.
  */
-export function layernorm_grad_86b92a3e(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
+export function layernorm_grad_034accd9(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * tgt_seq; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -1888,7 +1888,7 @@ export function reduce_to_a79780ad(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_837c3562(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_330a6864(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1973,7 +1973,7 @@ export function matmul_837c3562(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_adaa4aa8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b5b4baf3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2089,7 +2089,7 @@ export function reduce_to_889a0948(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7349c94a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_31dbd2c1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2174,7 +2174,7 @@ export function matmul_7349c94a(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1f665c2f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c001622c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2273,7 +2273,7 @@ export function add_5869a8a2(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_58d3560a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_d0e6c706(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2358,7 +2358,7 @@ export function matmul_58d3560a(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7225554c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_d82bfa90(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2443,7 +2443,7 @@ export function matmul_7225554c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_9d2b2db4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d0028d9c(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 768; o++) {
@@ -2471,12 +2471,12 @@ export function attention_grad_9d2b2db4(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2515,7 +2515,7 @@ export function reduce_to_7bf4a4b3(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_35d9fe54(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_7dcf79b7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2600,7 +2600,7 @@ export function matmul_35d9fe54(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_70bce95a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2484a0f7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2699,7 +2699,7 @@ export function add_e47bc85e(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_5330161c(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_240fe58f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 768; o++) {
@@ -2726,12 +2726,12 @@ export function attention_grad_5330161c(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2812,18 +2812,18 @@ export function add_863743c5(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/bart_base.tfm:26:7 `norm post layernorm eps 1e-5`.
  */
-export function layernorm_grad_e2a4ac1e(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
+export function layernorm_grad_312749af(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * src_seq; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -2856,7 +2856,7 @@ export function layernorm_grad_e2a4ac1e(x: Float32Array, g: Float32Array, dy: Fl
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_16f0fbb0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b6580540(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2941,7 +2941,7 @@ export function matmul_16f0fbb0(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_75a74a01(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5d0c8440(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -3057,7 +3057,7 @@ export function reduce_to_a49f6114(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0d62e618(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_659d6a74(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -3142,7 +3142,7 @@ export function matmul_0d62e618(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c6a17719(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c7ab7295(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -3227,7 +3227,7 @@ export function matmul_c6a17719(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_e772e3f6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_42faaa98(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 768; o++) {
@@ -3255,12 +3255,12 @@ export function attention_grad_e772e3f6(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;

@@ -74,15 +74,15 @@ export function add_1beb8b50(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_f54ba717(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_0f0a47ce(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -116,7 +116,7 @@ export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_74886e84(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_5a54fa02(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -218,7 +218,7 @@ export function matmul_epilogue_74886e84(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2c19a583(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_75b147f1(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -280,18 +280,18 @@ export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_6d486130(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_cb89457e(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = sum[o + k] - mean;
@@ -311,7 +311,7 @@ export function add_norm_6d486130(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_f6370fa0(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_bebdfc0b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -430,7 +430,7 @@ export function matmul_epilogue_f6370fa0(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_040e154a(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_8218849d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -619,15 +619,15 @@ export function add_aa260f48(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_c2dea71a(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_2daf4b62(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -661,7 +661,7 @@ export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_70b33a00(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_ca02033e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -763,7 +763,7 @@ export function matmul_epilogue_70b33a00(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_79b36120(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_b0eb16c9(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -823,18 +823,18 @@ export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_dfb7cb30(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_e3b383ae(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = sum[o + k] - mean;
@@ -854,7 +854,7 @@ export function add_norm_dfb7cb30(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_68c47fb9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_cef91469(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -916,7 +916,7 @@ export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_a9587af6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7326a4ae(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1035,7 +1035,7 @@ export function matmul_epilogue_a9587af6(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_bc3d417d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1193,7 +1193,7 @@ export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_143b1b63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1276,7 +1276,7 @@ export function matmul_143b1b63(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bart_tiny.tfm:41:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
-export function softmax_xent_7f40b650(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1319,7 +1319,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1358,7 +1358,7 @@ export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_edcd9e29(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1443,7 +1443,7 @@ export function matmul_edcd9e29(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ca59148a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1526,18 +1526,18 @@ export function matmul_ca59148a(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bart_tiny.tfm:33:7 `norm post layernorm eps 1e-5`.
  */
-export function layernorm_grad_12a4e015(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
+export function layernorm_grad_0972af44(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * tgt_seq; r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -1586,7 +1586,7 @@ export function reduce_to_947dc1e9(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_bed0bc7c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_c5565198(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1671,7 +1671,7 @@ export function matmul_bed0bc7c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4123dcbf(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_f61a1693(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1787,7 +1787,7 @@ export function reduce_to_eb8e806a(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f66b8b86(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_af05aa5e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1872,7 +1872,7 @@ export function matmul_f66b8b86(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_adf6c957(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_af881320(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1971,7 +1971,7 @@ export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_356d4e7f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2056,7 +2056,7 @@ export function matmul_356d4e7f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2141,7 +2141,7 @@ export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_bedc574b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_9d0140b1(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -2169,12 +2169,12 @@ export function attention_grad_bedc574b(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.17677669529663687;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.17677669529663687;
@@ -2213,7 +2213,7 @@ export function reduce_to_d1c8e443(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_05b7a95c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2298,7 +2298,7 @@ export function matmul_05b7a95c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_15099d0d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2397,7 +2397,7 @@ export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_fb19db8f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_2ab2f8f2(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < tgt_seq * 128; o++) {
@@ -2424,12 +2424,12 @@ export function attention_grad_fb19db8f(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.17677669529663687;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.17677669529663687;
@@ -2510,18 +2510,18 @@ export function add_01f4e6f0(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/bart_tiny.tfm:25:7 `norm post layernorm eps 1e-5`.
  */
-export function layernorm_grad_a480d339(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
+export function layernorm_grad_40ea15e5(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * src_seq; r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -2554,7 +2554,7 @@ export function layernorm_grad_a480d339(x: Float32Array, g: Float32Array, dy: Fl
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1dce33b8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_255ec119(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2639,7 +2639,7 @@ export function matmul_1dce33b8(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e7e6e289(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b03bdab1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2755,7 +2755,7 @@ export function reduce_to_4a00b985(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_78b5368d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9cc000ab(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2840,7 +2840,7 @@ export function matmul_78b5368d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e639d2d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_6cf6a8c9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2925,7 +2925,7 @@ export function matmul_e639d2d8(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_02ac5662(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d2597e37(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -2953,12 +2953,12 @@ export function attention_grad_02ac5662(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.17677669529663687;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.17677669529663687;

@@ -105,15 +105,15 @@ export function add_4a556083(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_8febb83b(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_a5450b46(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -147,7 +147,7 @@ export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -249,7 +249,7 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d38379ae(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f0b5429e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -311,18 +311,18 @@ export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_3ddab5d0(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_0b403873(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -342,7 +342,7 @@ export function add_norm_3ddab5d0(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_fcc9873d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -461,7 +461,7 @@ export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_55034141(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -577,7 +577,7 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_3016412b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_6bbd1780(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -653,7 +653,7 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_3da69153(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_8fd39d58(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -729,7 +729,7 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_39a11fb4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_8afbdd7e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -805,7 +805,7 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_80bd2637(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_8dd51973(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -881,7 +881,7 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_55f36a11(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_65dd59f9(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -957,7 +957,7 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_0377b731(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_de9edbb4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1033,7 +1033,7 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_8a78ca3b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_9252fc76(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1109,7 +1109,7 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_431c3982(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4319dad2(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1185,7 +1185,7 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_36da30f6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3244c50c(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1261,7 +1261,7 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4c923a46(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_0c7ae944(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1337,7 +1337,7 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_c55bb182(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_6c7d1f46(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1411,7 +1411,7 @@ export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function take_first_7502e45b(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function take_first_3febe656(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
@@ -1425,7 +1425,7 @@ export function take_first_7502e45b(x: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_b479fcfb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_675624f3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1544,7 +1544,7 @@ export function matmul_epilogue_b479fcfb(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_ab16020b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_453f0694(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1663,7 +1663,7 @@ export function matmul_epilogue_ab16020b(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_6399fe19(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_c06e6bc4(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1789,7 +1789,7 @@ export function matmul_epilogue_6399fe19(a: Float32Array, b: Float32Array, bias:
  *
  * From specs/bert_base.tfm:35:3 `objective mlm(mask_prob = 0.15, split = [0.8, 0.1, 0.1])`.
  */
-export function softmax_xent_15306398(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_6718614a(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1832,7 +1832,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_7a45e374(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_f5c87caf(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1887,7 +1887,7 @@ export function reduce_to_7ef8fa41(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6c97f5b7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_f0f99682(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1972,7 +1972,7 @@ export function matmul_6c97f5b7(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d646718b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_3809bc9b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 30522 - 30522 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2055,18 +2055,18 @@ export function matmul_d646718b(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bert_base.tfm:34:3 `head mlm tied transform gelu`.
  */
-export function layernorm_grad_aea9fc58(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_4298eea5(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -2130,7 +2130,7 @@ export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2215,7 +2215,7 @@ export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2300,7 +2300,7 @@ export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2385,7 +2385,7 @@ export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2501,7 +2501,7 @@ export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2586,7 +2586,7 @@ export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2671,7 +2671,7 @@ export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_11b1caa6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_39b31d64(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2699,12 +2699,12 @@ export function attention_grad_11b1caa6(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2727,7 +2727,7 @@ export function attention_grad_11b1caa6(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_718ed7a5(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fcbf282d(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2755,12 +2755,12 @@ export function attention_grad_718ed7a5(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2783,7 +2783,7 @@ export function attention_grad_718ed7a5(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_584f1843(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_8340c93a(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2811,12 +2811,12 @@ export function attention_grad_584f1843(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2839,7 +2839,7 @@ export function attention_grad_584f1843(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_630f8325(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_0889f6f2(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2867,12 +2867,12 @@ export function attention_grad_630f8325(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2895,7 +2895,7 @@ export function attention_grad_630f8325(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_ef896c95(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_abdf7a8e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2923,12 +2923,12 @@ export function attention_grad_ef896c95(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2951,7 +2951,7 @@ export function attention_grad_ef896c95(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_2573f633(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_9196c64b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2979,12 +2979,12 @@ export function attention_grad_2573f633(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3007,7 +3007,7 @@ export function attention_grad_2573f633(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_1835d253(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_2529dbc4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3035,12 +3035,12 @@ export function attention_grad_1835d253(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3063,7 +3063,7 @@ export function attention_grad_1835d253(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_f1ea0ad5(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_3bbcd618(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3091,12 +3091,12 @@ export function attention_grad_f1ea0ad5(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3119,7 +3119,7 @@ export function attention_grad_f1ea0ad5(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_ec79e93d(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_44dea515(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3147,12 +3147,12 @@ export function attention_grad_ec79e93d(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3175,7 +3175,7 @@ export function attention_grad_ec79e93d(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_a31d850e(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_ecc1c847(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3203,12 +3203,12 @@ export function attention_grad_a31d850e(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3231,7 +3231,7 @@ export function attention_grad_a31d850e(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_729e5956(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_10beef7f(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3259,12 +3259,12 @@ export function attention_grad_729e5956(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -3287,7 +3287,7 @@ export function attention_grad_729e5956(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_f2d1b659(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_c13ca580(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -3315,12 +3315,12 @@ export function attention_grad_f2d1b659(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;

@@ -105,15 +105,15 @@ export function add_567ae027(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_ec68b530(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_f7c97334(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -147,7 +147,7 @@ export function dropout_9e9940b6(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -249,7 +249,7 @@ export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_67986806(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_12fc4296(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
@@ -311,18 +311,18 @@ export function dropout_fec76721(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_646a38e7(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_12f42a4c(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = sum[o + k] - mean;
@@ -342,7 +342,7 @@ export function add_norm_646a38e7(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_9c13614f(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_55935246(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -461,7 +461,7 @@ export function matmul_epilogue_9c13614f(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_a69fc429(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -577,7 +577,7 @@ export function dropout_65b6123b(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_fe24c12f(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c307e8a1(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 2; h++) {
@@ -653,7 +653,7 @@ export function dropout_e2a10faf(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function take_first_e5745ba1(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function take_first_1caa2ad4(x: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 128; k++) {
@@ -669,7 +669,7 @@ export function take_first_e5745ba1(x: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_84c0d4d2(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_d1d0571f(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -802,7 +802,7 @@ export function dropout_0f1c35f9(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_75aeffd6(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_042046ec(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -928,7 +928,7 @@ export function matmul_epilogue_75aeffd6(a: Float32Array, b: Float32Array, bias:
  *
  * From specs/bert_tiny_sentiment.tfm:7:3 `objective classify`.
  */
-export function softmax_xent_6e321039(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_e30a7a37(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -971,7 +971,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_ea19519a(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_1bf34320(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -1026,7 +1026,7 @@ export function reduce_to_0db899ab(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0c1aa70e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_3216e03f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1111,7 +1111,7 @@ export function matmul_0c1aa70e(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_a189586a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_5effa147(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1250,7 +1250,7 @@ export function reduce_to_d0fb604a(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b3505182(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ab8ba9e6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1335,7 +1335,7 @@ export function matmul_b3505182(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_db96755f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_018aaf75(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1434,18 +1434,18 @@ export function take_first_grad_e3f283d9(dy: Float32Array, dx: Float32Array, bat
  *
  * From specs/bert_tiny.tfm:26:5 `norm post layernorm eps 1e-12`.
  */
-export function layernorm_grad_80441d9d(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -1494,7 +1494,7 @@ export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_dab20325(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1579,7 +1579,7 @@ export function matmul_dab20325(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4e40021c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1695,7 +1695,7 @@ export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_53b5e86f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1780,7 +1780,7 @@ export function matmul_53b5e86f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_969bbbf5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1865,7 +1865,7 @@ export function matmul_969bbbf5(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_5fdc0749(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1950,7 +1950,7 @@ export function matmul_5fdc0749(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2035,7 +2035,7 @@ export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_d1368b95(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_2db797dc(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -2063,12 +2063,12 @@ export function attention_grad_d1368b95(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;
@@ -2091,7 +2091,7 @@ export function attention_grad_d1368b95(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_dc3129da(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_b9e5dfa8(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -2119,12 +2119,12 @@ export function attention_grad_dc3129da(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 0.125;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 0.125;

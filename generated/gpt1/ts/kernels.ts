@@ -88,7 +88,7 @@ export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -190,7 +190,7 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4141c1ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_1064f931(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -250,18 +250,18 @@ export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_6cb341b6(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_f941aacf(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -281,7 +281,7 @@ export function add_norm_6cb341b6(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_fcc9873d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -400,7 +400,7 @@ export function matmul_epilogue_84204432(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_55034141(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -516,7 +516,7 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_b1b70afb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_617b8502(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -590,7 +590,7 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2ee6ecea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_47c67eea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -664,7 +664,7 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_f3c73243(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_540a681d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -738,7 +738,7 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_49de6ede(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f4e801d2(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -812,7 +812,7 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4cead3cf(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4d5007e8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -886,7 +886,7 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_f19b9ab4(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4af0d60d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -960,7 +960,7 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4407b445(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_44cbf9cf(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1034,7 +1034,7 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_ef09dcaa(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_0274ace3(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1108,7 +1108,7 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_e1fa2e42(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_e258c37d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1182,7 +1182,7 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_9df4e1ee(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c3c5b849(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1256,7 +1256,7 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_3d0b4efb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_ed3274f8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1330,7 +1330,7 @@ export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c2584c06(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_313b298d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1435,7 +1435,7 @@ export function matmul_c2584c06(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt1.tfm:28:3 `objective clm`.
  */
-export function softmax_xent_d50ff90f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_bfc61b5f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1478,7 +1478,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_4d5f1420(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_c42ff20b(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1517,7 +1517,7 @@ export function softmax_xent_grad_4d5f1420(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6216a5d7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_bcde16d6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1602,7 +1602,7 @@ export function matmul_6216a5d7(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2d150503(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_1a65f4da(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 40478 - 40478 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1685,18 +1685,18 @@ export function matmul_2d150503(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt1.tfm:22:5 `norm post layernorm eps 1e-5`.
  */
-export function layernorm_grad_1d218001(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_8350e49a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -1745,7 +1745,7 @@ export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1830,7 +1830,7 @@ export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1946,7 +1946,7 @@ export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2031,7 +2031,7 @@ export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2130,7 +2130,7 @@ export function add_45bd2120(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2215,7 +2215,7 @@ export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2300,7 +2300,7 @@ export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_e6f08311(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_e46c0c41(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2327,12 +2327,12 @@ export function attention_grad_e6f08311(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2354,7 +2354,7 @@ export function attention_grad_e6f08311(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fa5dd769(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2381,12 +2381,12 @@ export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2408,7 +2408,7 @@ export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4072a1cf(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_62c2dc87(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2435,12 +2435,12 @@ export function attention_grad_4072a1cf(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2462,7 +2462,7 @@ export function attention_grad_4072a1cf(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_3ea2177c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2489,12 +2489,12 @@ export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2516,7 +2516,7 @@ export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_d902f191(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_ef239efa(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2543,12 +2543,12 @@ export function attention_grad_d902f191(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2570,7 +2570,7 @@ export function attention_grad_d902f191(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_b48b4788(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2597,12 +2597,12 @@ export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2624,7 +2624,7 @@ export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_bdafe4ed(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_615ec93c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2651,12 +2651,12 @@ export function attention_grad_bdafe4ed(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2678,7 +2678,7 @@ export function attention_grad_bdafe4ed(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_7ca88fcd(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2705,12 +2705,12 @@ export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2732,7 +2732,7 @@ export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_a92cbb4c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_2511602e(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2759,12 +2759,12 @@ export function attention_grad_a92cbb4c(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2786,7 +2786,7 @@ export function attention_grad_a92cbb4c(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_252cb328(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2813,12 +2813,12 @@ export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2840,7 +2840,7 @@ export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4595f4a2(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_376339fd(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2867,12 +2867,12 @@ export function attention_grad_4595f4a2(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2894,7 +2894,7 @@ export function attention_grad_4595f4a2(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_af5d6361(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2921,12 +2921,12 @@ export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;

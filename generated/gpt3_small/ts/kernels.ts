@@ -88,15 +88,15 @@ export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_761def7c(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_b6602e8b(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -116,7 +116,7 @@ export function layernorm_761def7c(x: Float32Array, g: Float32Array, b: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -218,7 +218,7 @@ export function matmul_epilogue_5874d68d(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_4141c1ac(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_1064f931(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -278,18 +278,18 @@ export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_6cb341b6(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_f941aacf(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -309,7 +309,7 @@ export function add_norm_6cb341b6(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_8d782edc(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_b5795f9f(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -428,7 +428,7 @@ export function matmul_epilogue_8d782edc(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_55034141(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -544,7 +544,7 @@ export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_527b13c8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_6a5ea550(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -618,7 +618,7 @@ export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2ee6ecea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_47c67eea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -692,7 +692,7 @@ export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_0174a374(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_07a74631(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -766,7 +766,7 @@ export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_49de6ede(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f4e801d2(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -840,7 +840,7 @@ export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_466e5e5f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_9d1562a7(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -914,7 +914,7 @@ export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_f19b9ab4(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_4af0d60d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -988,7 +988,7 @@ export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_ff23c5d8(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_1a2a847b(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1062,7 +1062,7 @@ export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_ef09dcaa(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_0274ace3(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1136,7 +1136,7 @@ export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d4485483(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3630d4fb(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1210,7 +1210,7 @@ export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_9df4e1ee(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c3c5b849(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1284,7 +1284,7 @@ export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_7ade2a8a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_5eff5733(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -1358,7 +1358,7 @@ export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_1eb919fb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_599a77ad(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1463,7 +1463,7 @@ export function matmul_1eb919fb(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt3_small.tfm:31:3 `objective clm`.
  */
-export function softmax_xent_8927cc2f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1506,7 +1506,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_907d8351(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -1545,7 +1545,7 @@ export function softmax_xent_grad_907d8351(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d87f8d45(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_89e6c5ba(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1630,7 +1630,7 @@ export function matmul_d87f8d45(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_47517569(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b1249d06(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 50257 - 50257 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1713,18 +1713,18 @@ export function matmul_47517569(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt3_small.tfm:29:3 `final_norm layernorm eps 1e-5`.
  */
-export function layernorm_grad_1d218001(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_8350e49a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -1773,7 +1773,7 @@ export function reduce_to_9c924610(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1858,7 +1858,7 @@ export function matmul_2b1f0ee1(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_580a6a04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1975,7 +1975,7 @@ export function reduce_to_b7cdc838(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2060,7 +2060,7 @@ export function matmul_2a570647(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0e9012d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2159,7 +2159,7 @@ export function add_45bd2120(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2244,7 +2244,7 @@ export function matmul_e9980c24(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2329,7 +2329,7 @@ export function matmul_c4a8862d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_aa275b0f(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_9202b6e9(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2356,12 +2356,12 @@ export function attention_grad_aa275b0f(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2383,7 +2383,7 @@ export function attention_grad_aa275b0f(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fa5dd769(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2410,12 +2410,12 @@ export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2437,7 +2437,7 @@ export function attention_grad_a8dfd9a5(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_c7f8c1ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_abaabdba(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2464,12 +2464,12 @@ export function attention_grad_c7f8c1ea(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2491,7 +2491,7 @@ export function attention_grad_c7f8c1ea(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_3ea2177c(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2518,12 +2518,12 @@ export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2545,7 +2545,7 @@ export function attention_grad_4491bb0a(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_2594b422(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_8eb285ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2572,12 +2572,12 @@ export function attention_grad_2594b422(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2599,7 +2599,7 @@ export function attention_grad_2594b422(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_b48b4788(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2626,12 +2626,12 @@ export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2653,7 +2653,7 @@ export function attention_grad_0f76d0ea(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_a60464b6(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_a5d121e5(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2680,12 +2680,12 @@ export function attention_grad_a60464b6(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2707,7 +2707,7 @@ export function attention_grad_a60464b6(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_7ca88fcd(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2734,12 +2734,12 @@ export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2761,7 +2761,7 @@ export function attention_grad_230e015d(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_c4dbaf41(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_5c2fe782(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2788,12 +2788,12 @@ export function attention_grad_c4dbaf41(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2815,7 +2815,7 @@ export function attention_grad_c4dbaf41(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_252cb328(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2842,12 +2842,12 @@ export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2869,7 +2869,7 @@ export function attention_grad_e670f4fe(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4383be6e(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fb581099(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2896,12 +2896,12 @@ export function attention_grad_4383be6e(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -2923,7 +2923,7 @@ export function attention_grad_4383be6e(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_af5d6361(q: Float32Array, k: Float32Array, v: Float32Array, seed: Int32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 768; o++) {
@@ -2950,12 +2950,12 @@ export function attention_grad_6037ccc0(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;

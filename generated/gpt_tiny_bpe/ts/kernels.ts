@@ -74,15 +74,15 @@ export function add_567ae027(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_c38ef1a6(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function layernorm_545b1532(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -102,7 +102,7 @@ export function layernorm_c38ef1a6(x: Float32Array, g: Float32Array, b: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -204,7 +204,7 @@ export function matmul_epilogue_9c9cb411(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_fb46aa53(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_3f8093ab(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -250,18 +250,18 @@ export function attention_fb46aa53(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_0a35ea9b(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_b9424b42(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
     for (let k = 0; k < 128; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = sum[o + k] - mean;
@@ -281,7 +281,7 @@ export function add_norm_0a35ea9b(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_4d67b6e9(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7c3090d5(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -400,7 +400,7 @@ export function matmul_epilogue_4d67b6e9(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_a69fc429(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -502,7 +502,7 @@ export function matmul_epilogue_a69fc429(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_63aa963d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_8b685da8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -585,7 +585,7 @@ export function matmul_63aa963d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  */
-export function softmax_xent_7508ace0(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_895622d9(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -628,7 +628,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_dcff0847(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_521eba46(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
@@ -667,7 +667,7 @@ export function softmax_xent_grad_dcff0847(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_80eab0c5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_353636db(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -752,7 +752,7 @@ export function matmul_80eab0c5(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_92f0acc1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9c2a55f5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -835,18 +835,18 @@ export function matmul_92f0acc1(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt_tiny.tfm:28:3 `final_norm layernorm eps 1e-5`.
  */
-export function layernorm_grad_2a5391e1(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
+export function layernorm_grad_bb3a76d2(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number, seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * seq; r++) {
     const o = r * 128;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 128;
+    const mean = rowSum / 128;
     let variance = 0;
     for (let k = 0; k < 128; k++) {
       const c = x[o + k] - mean;
@@ -895,7 +895,7 @@ export function reduce_to_73f7e64b(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_dab20325(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -980,7 +980,7 @@ export function matmul_dab20325(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4e40021c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1097,7 +1097,7 @@ export function reduce_to_bf1d315d(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_53b5e86f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1182,7 +1182,7 @@ export function matmul_53b5e86f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_969bbbf5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1281,7 +1281,7 @@ export function add_2b8307ad(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_5fdc0749(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * seq - batch * seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1366,7 +1366,7 @@ export function matmul_5fdc0749(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1451,7 +1451,7 @@ export function matmul_0c0c22d7(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_4039ee5a(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_04f66901(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < seq * 128; o++) {
@@ -1478,12 +1478,12 @@ export function attention_grad_4039ee5a(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.17677669529663687;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.17677669529663687;

@@ -60,7 +60,7 @@ export function dropout_f0422d10(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function rmsnorm_37246f9e(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function rmsnorm_63e9687e(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
@@ -83,7 +83,7 @@ export function rmsnorm_37246f9e(x: Float32Array, g: Float32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c48c5f1e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2050010f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -168,7 +168,7 @@ export function matmul_c48c5f1e(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_c49020e3(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_f46b3b02(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -232,7 +232,7 @@ export function dropout_b305a30f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_f7e6d043(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_818452ce(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
@@ -258,7 +258,7 @@ export function add_norm_f7e6d043(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0c0d505c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_ecf65b4f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -357,7 +357,7 @@ export function act_9784d12a(x0: Float32Array, y: Float32Array, batch: number, s
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_6f0aaeed(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_48295fb8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -627,7 +627,7 @@ export function dropout_3d2fcb3d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function rmsnorm_f8d039ef(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function rmsnorm_4c9095aa(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
@@ -650,7 +650,7 @@ export function rmsnorm_f8d039ef(x: Float32Array, g: Float32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ed5c94dc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_63591662(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -735,7 +735,7 @@ export function matmul_ed5c94dc(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_83672682(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_2b3e1840(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -797,7 +797,7 @@ export function dropout_96b0a5b2(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_10aedf56(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_0061a6a4(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 512;
@@ -823,7 +823,7 @@ export function add_norm_10aedf56(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d17e91c6(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_b52ef93b(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 8; h++) {
@@ -885,7 +885,7 @@ export function dropout_7b2d4695(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_9f45b272(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5a0428b3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -984,7 +984,7 @@ export function act_2fd52949(x0: Float32Array, y: Float32Array, batch: number, t
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b5c48601(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5bd34474(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1293,7 +1293,7 @@ export function dropout_f6739065(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c2a6adef(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_588c9044(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1390,7 +1390,7 @@ export function scale_9c5698f4(x0: Float32Array, y: Float32Array, batch: number,
  *
  * From specs/t5_small.tfm:47:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 100)`.
  */
-export function softmax_xent_52a72db8(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_327d533a(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1433,7 +1433,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_c145b6e1(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_5749d0f2(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1472,7 +1472,7 @@ export function softmax_xent_grad_c145b6e1(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e108965d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_335aa606(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1557,7 +1557,7 @@ export function matmul_e108965d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ef202454(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_fbc8e039(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 32128 - 32128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1640,7 +1640,7 @@ export function matmul_ef202454(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/t5_small.tfm:44:5 `final_norm rmsnorm eps 1e-6`.
  */
-export function rmsnorm_grad_316a0820(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, tgt_seq: number): void {
+export function rmsnorm_grad_f21fd502(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 512; k++) {
     dg[k] = 0;
   }
@@ -1677,7 +1677,7 @@ export function rmsnorm_grad_316a0820(x: Float32Array, g: Float32Array, dy: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_9e3a7712(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a9b1aa09(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1762,7 +1762,7 @@ export function matmul_9e3a7712(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4a6dc744(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_10eb18cb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1862,7 +1862,7 @@ export function act_grad_e9b17147(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_eedbd77b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_43c1a9dc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1947,7 +1947,7 @@ export function matmul_eedbd77b(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_85249050(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_1390a8a3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2046,7 +2046,7 @@ export function add_57b5b793(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f98540f0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_45cdc40c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2131,7 +2131,7 @@ export function matmul_f98540f0(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_06b96eaa(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b76c81f5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2216,7 +2216,7 @@ export function matmul_06b96eaa(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_d54ca408(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_f8123a56(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 512; o++) {
@@ -2244,12 +2244,12 @@ export function attention_grad_d54ca408(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 1;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 1;
@@ -2272,7 +2272,7 @@ export function attention_grad_d54ca408(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_dc5a163d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a172dc1c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2357,7 +2357,7 @@ export function matmul_dc5a163d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e87599fb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_9bffbb1a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2454,7 +2454,7 @@ export function add_8aa0fa7f(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/t5_small.tfm:39:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
-export function attention_grad_611b93a8(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
+export function attention_grad_4d292336(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -2485,12 +2485,12 @@ export function attention_grad_611b93a8(q: Float32Array, k: Float32Array, v: Flo
           const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 8 + h];
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           dbias[bucket * 8 + h] += dsRaw;
@@ -2556,7 +2556,7 @@ export function add_800feeb2(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/t5_small.tfm:33:5 `final_norm rmsnorm eps 1e-6`.
  */
-export function rmsnorm_grad_2bc563a0(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, src_seq: number): void {
+export function rmsnorm_grad_7b74c4ae(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 512; k++) {
     dg[k] = 0;
   }
@@ -2593,7 +2593,7 @@ export function rmsnorm_grad_2bc563a0(x: Float32Array, g: Float32Array, dy: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4599ea1d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_57277a2f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2678,7 +2678,7 @@ export function matmul_4599ea1d(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_45325c81(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_1be6102e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2778,7 +2778,7 @@ export function act_grad_586b65d9(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b1af0297(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_cd7651af(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2863,7 +2863,7 @@ export function matmul_b1af0297(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_304f41d8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_2fd78d10(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 512 - 512 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2946,7 +2946,7 @@ export function matmul_304f41d8(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/t5_small.tfm:29:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
-export function attention_grad_f0f8ec9e(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
+export function attention_grad_0f2faa9e(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 256; o++) {
     dbias[o] = 0;
   }
@@ -2978,12 +2978,12 @@ export function attention_grad_f0f8ec9e(q: Float32Array, k: Float32Array, v: Flo
             const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 8 + h];
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             dbias[bucket * 8 + h] += dsRaw;

@@ -60,7 +60,7 @@ export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function rmsnorm_97c6c81a(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function rmsnorm_d76734aa(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -83,7 +83,7 @@ export function rmsnorm_97c6c81a(x: Float32Array, g: Float32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_96978735(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_012bb775(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -168,7 +168,7 @@ export function matmul_96978735(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_76f0cfa8(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_9b00ef60(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -232,7 +232,7 @@ export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_c7f5771c(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_94402a08(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * src_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -258,7 +258,7 @@ export function add_norm_c7f5771c(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_d49fb5af(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b17f0516(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -371,7 +371,7 @@ export function mul_6ccb2a3f(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_07655831(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_b7dc5215(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -529,7 +529,7 @@ export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function rmsnorm_3b57e0e5(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function rmsnorm_f574b0b1(x: Float32Array, g: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -552,7 +552,7 @@ export function rmsnorm_3b57e0e5(x: Float32Array, g: Float32Array, y: Float32Arr
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c7f61cbb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_81e6eea2(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -637,7 +637,7 @@ export function matmul_c7f61cbb(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_d7739ac5(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_c4dacaa7(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -699,7 +699,7 @@ export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_d75dad09(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function add_norm_701eeaf6(x: Float32Array, y: Float32Array, g: Float32Array, sum: Float32Array, out: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 128;
@@ -725,7 +725,7 @@ export function add_norm_d75dad09(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_2f90f1b4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_68d47ff4(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -787,7 +787,7 @@ export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_8e713eca(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_20a151e3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -900,7 +900,7 @@ export function mul_2bd48d8a(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_aebc18a0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a481b0de(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1041,7 +1041,7 @@ export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_143b1b63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1138,7 +1138,7 @@ export function scale_e9ac0031(x0: Float32Array, y: Float32Array, batch: number,
  *
  * From specs/t5_tiny.tfm:45:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 32)`.
  */
-export function softmax_xent_7f40b650(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1181,7 +1181,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
@@ -1220,7 +1220,7 @@ export function softmax_xent_grad_18e9befb(logits: Float32Array, targets: Int32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_edcd9e29(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1305,7 +1305,7 @@ export function matmul_edcd9e29(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ca59148a(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 2048 - 2048 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1388,7 +1388,7 @@ export function matmul_ca59148a(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/t5_tiny.tfm:42:5 `final_norm rmsnorm eps 1e-6`.
  */
-export function rmsnorm_grad_e327e60b(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, tgt_seq: number): void {
+export function rmsnorm_grad_0d950918(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, tgt_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
   }
@@ -1425,7 +1425,7 @@ export function rmsnorm_grad_e327e60b(x: Float32Array, g: Float32Array, dy: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4716d0f7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_82f329ae(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1510,7 +1510,7 @@ export function matmul_4716d0f7(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_f15f112d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a4aa8560(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1610,7 +1610,7 @@ export function act_grad_2ee0a367(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_7485ef62(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_83abac6e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1695,7 +1695,7 @@ export function matmul_7485ef62(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ecd82f81(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_3ec96b9e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1794,7 +1794,7 @@ export function add_822d77ac(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_356d4e7f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * tgt_seq - batch * tgt_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1879,7 +1879,7 @@ export function matmul_356d4e7f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1964,7 +1964,7 @@ export function matmul_2bbac91c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_ad234364(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_68d2e018(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, src_seq: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < src_seq * 128; o++) {
@@ -1992,12 +1992,12 @@ export function attention_grad_ad234364(q: Float32Array, k: Float32Array, v: Flo
             }
             const s = dot * 1;
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             const ds = dsRaw * 1;
@@ -2020,7 +2020,7 @@ export function attention_grad_ad234364(q: Float32Array, k: Float32Array, v: Flo
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_05b7a95c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2105,7 +2105,7 @@ export function matmul_05b7a95c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_15099d0d(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2202,7 +2202,7 @@ export function add_cc055737(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/t5_tiny.tfm:37:7 `attention self heads heads head_dim d_kv mask causal scale 1`.
  */
-export function attention_grad_5cd15499(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
+export function attention_grad_dc62a4cd(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, tgt_seq: number): void {
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
@@ -2233,12 +2233,12 @@ export function attention_grad_5cd15499(q: Float32Array, k: Float32Array, v: Flo
           const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
           const s = dot * 1 + bias[bucket * 4 + h];
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           dbias[bucket * 4 + h] += dsRaw;
@@ -2304,7 +2304,7 @@ export function add_01f4e6f0(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * From specs/t5_tiny.tfm:31:5 `final_norm rmsnorm eps 1e-6`.
  */
-export function rmsnorm_grad_76a55213(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, src_seq: number): void {
+export function rmsnorm_grad_2bc5040a(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, batch: number, src_seq: number): void {
   for (let k = 0; k < 128; k++) {
     dg[k] = 0;
   }
@@ -2341,7 +2341,7 @@ export function rmsnorm_grad_76a55213(x: Float32Array, g: Float32Array, dy: Floa
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b4e08ef1(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_dd47cef8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2426,7 +2426,7 @@ export function matmul_b4e08ef1(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_59ab0d66(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_f44e4a40(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 256 - 256 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2526,7 +2526,7 @@ export function act_grad_d5d4e29b(x0: Float32Array, x1: Float32Array, y: Float32
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ef0928d0(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_745ea686(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * src_seq - batch * src_seq % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2611,7 +2611,7 @@ export function matmul_ef0928d0(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_aad29a44(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
+export function matmul_cd442322(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2694,7 +2694,7 @@ export function matmul_aad29a44(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/t5_tiny.tfm:27:7 `attention self heads heads head_dim d_kv mask padding scale 1`.
  */
-export function attention_grad_b7b810fe(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
+export function attention_grad_eab9f56b(q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array, keyMask: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, dbias: Float32Array, batch: number, src_seq: number): void {
   for (let o = 0; o < 128; o++) {
     dbias[o] = 0;
   }
@@ -2726,12 +2726,12 @@ export function attention_grad_b7b810fe(q: Float32Array, k: Float32Array, v: Flo
             const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
             const s = dot * 1 + bias[bucket * 4 + h];
             const p = Math.exp(s - rowLse);
-            let dpj = 0;
+            let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dpj += dOut[qo + e] * v[ko + e];
+              dov += dOut[qo + e] * v[ko + e];
             }
             const keepj = 1;
-            dpj *= keepj;
+            const dpj = dov * keepj;
             const pk = p * keepj;
             const dsRaw = p * (dpj - rowDot);
             dbias[bucket * 4 + h] += dsRaw;

@@ -53,7 +53,7 @@ export function patchify_fe4f4775(img: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_3a0fa3fb(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_da28ff0f(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -204,15 +204,15 @@ export function add_70d0974a(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_4cb0f32c(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function layernorm_8c2528e4(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -232,7 +232,7 @@ export function layernorm_4cb0f32c(x: Float32Array, g: Float32Array, b: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e4f98bf1(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_f089f302(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -334,7 +334,7 @@ export function matmul_epilogue_e4f98bf1(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_5ded4b2f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_33be6111(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 12; h++) {
@@ -380,18 +380,18 @@ export function attention_5ded4b2f(q: Float32Array, k: Float32Array, v: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_7fc24f6e(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_norm_c026f137(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 197;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 197, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 768;
     for (let k = 0; k < 768; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = sum[o + k] - mean;
@@ -411,7 +411,7 @@ export function add_norm_7fc24f6e(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_67791e3b(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_eb9916cf(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -530,7 +530,7 @@ export function matmul_epilogue_67791e3b(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_ccddcd30(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_5fd7cf2e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -632,7 +632,7 @@ export function matmul_epilogue_ccddcd30(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function take_first_09c51f00(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function take_first_74c9c0b1(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 768; k++) {
@@ -648,7 +648,7 @@ export function take_first_09c51f00(x: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_ca4145dc(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_1b79029d(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -748,7 +748,7 @@ export function matmul_epilogue_ca4145dc(a: Float32Array, b: Float32Array, bias:
  *
  * From specs/vit_base_patch16.tfm:31:3 `objective classify`.
  */
-export function softmax_xent_e166ebb8(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_49385b13(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -791,7 +791,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_24110268(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_02cef379(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -846,7 +846,7 @@ export function reduce_to_7d468352(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_9816937e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_6f2d911e(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -931,7 +931,7 @@ export function matmul_9816937e(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0a1df8b3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_bd2e88bd(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1030,18 +1030,18 @@ export function take_first_grad_649855a1(dy: Float32Array, dx: Float32Array, bat
  *
  * From specs/vit_base_patch16.tfm:29:3 `final_norm layernorm eps 1e-12`.
  */
-export function layernorm_grad_387518cd(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
+export function layernorm_grad_23c1d51b(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
   for (let k = 0; k < 768; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * 197; r++) {
     const o = r * 768;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 768;
+    const mean = rowSum / 768;
     let variance = 0;
     for (let k = 0; k < 768; k++) {
       const c = x[o + k] - mean;
@@ -1090,7 +1090,7 @@ export function reduce_to_1a1905dc(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_26c954ac(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_b9fc60c3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1175,7 +1175,7 @@ export function matmul_26c954ac(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_cbfde44f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_972be4a3(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 3072 - 3072 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1291,7 +1291,7 @@ export function reduce_to_77e49de1(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_847cca9c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_ecf28add(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1376,7 +1376,7 @@ export function matmul_847cca9c(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_dd5f8f4c(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_f792104f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1475,7 +1475,7 @@ export function add_4cade967(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_11a94600(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_09ac2417(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 197 - batch * 197 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1560,7 +1560,7 @@ export function matmul_11a94600(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_e759eeee(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_53d6738f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1645,7 +1645,7 @@ export function matmul_e759eeee(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_cd06b53c(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_fe635bec(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 151296; o++) {
@@ -1672,12 +1672,12 @@ export function attention_grad_cd06b53c(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.125;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.125;
@@ -1766,7 +1766,7 @@ export function reduce_to_01de815f(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_842768d6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_98442371(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 196 - batch * 196 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1851,7 +1851,7 @@ export function matmul_842768d6(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_307a2e04(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_9cc3e394(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 768 - 768 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {

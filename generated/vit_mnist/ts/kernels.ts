@@ -53,7 +53,7 @@ export function patchify_133841cf(img: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_e3f8da5e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_505af3aa(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -218,15 +218,15 @@ export function dropout_8f5fec7a(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function layernorm_1831f662(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function layernorm_3a0f5976(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 64; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 64;
+    const mean = rowSum / 64;
     let variance = 0;
     for (let k = 0; k < 64; k++) {
       const c = x[o + k] - mean;
@@ -246,7 +246,7 @@ export function layernorm_1831f662(x: Float32Array, g: Float32Array, b: Float32A
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_b6201a5e(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_7960ad98(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -348,7 +348,7 @@ export function matmul_epilogue_b6201a5e(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_531ac400(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_53edcb89(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let h = 0; h < 4; h++) {
@@ -408,18 +408,18 @@ export function dropout_7ba29360(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function add_norm_eebfe0c7(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function add_norm_c0b15ef1(x: Float32Array, y: Float32Array, g: Float32Array, b: Float32Array, sum: Float32Array, out: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 17;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * 17, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const o = r * 64;
     for (let k = 0; k < 64; k++) {
       sum[o + k] = x[o + k] + y[o + k];
     }
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 64; k++) {
-      mean += sum[o + k];
+      rowSum += sum[o + k];
     }
-    mean = mean / 64;
+    const mean = rowSum / 64;
     let variance = 0;
     for (let k = 0; k < 64; k++) {
       const c = sum[o + k] - mean;
@@ -439,7 +439,7 @@ export function add_norm_eebfe0c7(x: Float32Array, y: Float32Array, g: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_29bd25b3(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_e36f4c7a(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, post: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -558,7 +558,7 @@ export function matmul_epilogue_29bd25b3(a: Float32Array, b: Float32Array, bias:
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_738f6de8(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_0da4eccf(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -758,7 +758,7 @@ export function dropout_510042ee(x: Float32Array, seed: Int32Array, y: Float32Ar
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function take_first_8af4aa0f(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function take_first_1142647b(x: Float32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let k = 0; k < 64; k++) {
@@ -774,7 +774,7 @@ export function take_first_8af4aa0f(x: Float32Array, y: Float32Array, batch: num
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_epilogue_154c1784(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_epilogue_81c61690(a: Float32Array, b: Float32Array, bias: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -900,7 +900,7 @@ export function matmul_epilogue_154c1784(a: Float32Array, b: Float32Array, bias:
  *
  * From specs/vit_mnist.tfm:29:3 `objective classify`.
  */
-export function softmax_xent_07f3a2f1(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_b6d259f3(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -943,7 +943,7 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_a18e05d3(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_7e06432a(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
@@ -998,7 +998,7 @@ export function reduce_to_924e6a9b(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2833a25f(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_27758eb7(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch - batch % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1083,7 +1083,7 @@ export function matmul_2833a25f(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_ecf1e913(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_5ae9d4b5(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1204,18 +1204,18 @@ export function take_first_grad_e8b620a9(dy: Float32Array, dx: Float32Array, bat
  *
  * From specs/vit_mnist.tfm:27:3 `final_norm layernorm eps 1e-6`.
  */
-export function layernorm_grad_42aceb17(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
+export function layernorm_grad_8870c9d9(x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, batch: number): void {
   for (let k = 0; k < 64; k++) {
     dg[k] = 0;
     db[k] = 0;
   }
   for (let r = 0; r < batch * 17; r++) {
     const o = r * 64;
-    let mean = 0;
+    let rowSum = 0;
     for (let k = 0; k < 64; k++) {
-      mean += x[o + k];
+      rowSum += x[o + k];
     }
-    mean = mean / 64;
+    const mean = rowSum / 64;
     let variance = 0;
     for (let k = 0; k < 64; k++) {
       const c = x[o + k] - mean;
@@ -1264,7 +1264,7 @@ export function reduce_to_b6f6193b(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_0c5a9bca(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_26af9763(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1349,7 +1349,7 @@ export function matmul_0c5a9bca(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_698e09b8(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_bc54142b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 128 - 128 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1465,7 +1465,7 @@ export function reduce_to_2c31fff0(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2451cd63(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_63f67feb(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1550,7 +1550,7 @@ export function matmul_2451cd63(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_2134fe66(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_34242fc6(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1649,7 +1649,7 @@ export function add_bdfc6fd4(x0: Float32Array, x1: Float32Array, y: Float32Array
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_c8bb0e49(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_5841b248(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 17 - batch * 17 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1734,7 +1734,7 @@ export function matmul_c8bb0e49(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_4372b331(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_22810791(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 64 - 64 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -1819,7 +1819,7 @@ export function matmul_4372b331(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function attention_grad_70d7187f(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function attention_grad_d8812a1c(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch;
   for (let b = (((__count * part) / (parts)) | 0); b < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); b++) {
     for (let o = 0; o < 1088; o++) {
@@ -1846,12 +1846,12 @@ export function attention_grad_70d7187f(q: Float32Array, k: Float32Array, v: Flo
           }
           const s = dot * 0.25;
           const p = Math.exp(s - rowLse);
-          let dpj = 0;
+          let dov = 0;
           for (let e = 0; e < 16; e++) {
-            dpj += dOut[qo + e] * v[ko + e];
+            dov += dOut[qo + e] * v[ko + e];
           }
           const keepj = 1;
-          dpj *= keepj;
+          const dpj = dov * keepj;
           const pk = p * keepj;
           const dsRaw = p * (dpj - rowDot);
           const ds = dsRaw * 0.25;
@@ -1940,7 +1940,7 @@ export function reduce_to_b983cb7f(x: Float32Array, y: Float32Array, batch: numb
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_62be9903(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_95ff3981(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = batch * 16 - batch * 16 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
@@ -2047,7 +2047,7 @@ export function matmul_62be9903(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function matmul_b6bc632b(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function matmul_1cfe3816(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const mFull = 49 - 49 % 4;
   const __count = (((mFull + 3) / (4)) | 0);
   for (let i0 = (((__count * part) / (parts)) | 0) * 4; i0 < Math.min(mFull, (((__count * (part + 1)) / (parts)) | 0) * 4); i0 += 4) {
