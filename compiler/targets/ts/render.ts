@@ -1,11 +1,20 @@
 // The TypeScript renderer: kernel IR → one module of exported functions, emitted through
 // ts-morph. Everything target-specific is here as data: the type map, the math-function
 // table and the prelude of helpers (erf, the dropout hash) that kernels may call.
+//
+// f32 is float32 here too, as on every target: JavaScript computes in float64, so every f32
+// operation that can round — + − × ÷, a cast, a transcendental, a literal, a scalar
+// argument — is written inside `f32(…)` (Math.fround), which rounds the float64 result to
+// the nearest float32. For + − × ÷ and sqrt of float32 operands that is exactly the float32
+// operation (float64 has more than twice float32's precision plus two bits); exp, tanh and
+// the rest are the float64 function rounded once, as the Wasm target computes them. A value
+// stored into a Float32Array rounds on the store, so a store's outermost operation is not
+// wrapped. f64 locals (the gradient norm's sum of squares) stay float64.
 import { IndentationText, Project, QuoteKind, type WriterFunction } from 'ts-morph';
 import { escapeInvisible } from '../../../common/text.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { BIN_PRECEDENCE, parallelSplit, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { BIN_PRECEDENCE, parallelSplit, typeOf, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type TypeEnv } from '../../codegen/kir.ts';
 import { splitBody } from '../../passes/schedule/thread-split.ts';
 
 const ARRAY: Record<string, string> = { f32: 'Float32Array', i32: 'Int32Array' };
@@ -29,6 +38,9 @@ const MATH: Record<string, (args: string[]) => string> = {
 
 /** Helpers the kernels call; the same definitions the reference interpreter uses. */
 const PRELUDE = `
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -80,7 +92,7 @@ export function renderTs(kernels: Kernel[], opts: RenderContext): string {
           ...(split !== undefined ? [{ name: 'part', type: 'number', initializer: '0' }, { name: 'parts', type: 'number', initializer: '1' }] : []),
         ],
         returnType: 'void',
-        statements: body(split === undefined ? k.body : splitBody(k.body, split)),
+        statements: body(split === undefined ? k.body : splitBody(k.body, split), k, split !== undefined),
       };
     }),
   );
@@ -96,26 +108,41 @@ function location(k: Kernel, sources: SourceMap): string | undefined {
   return commentText(`${at} \`${text}\``);
 }
 
-function body(stmts: KStmt[]): WriterFunction {
+function body(stmts: KStmt[], k: Kernel, split: boolean): WriterFunction {
+  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, ElemType]));
+  const params = new Map<string, KType>([...k.dims.map((d) => [d, 'i32'] as [string, KType]), ...(split ? (['part', 'parts'] as const).map((n) => [n, 'i32'] as [string, KType]) : [])]);
   return (w) => {
-    const emit = (s: KStmt) => {
+    const emit = (s: KStmt, scope: Map<string, KType>) => {
+      const env: TypeEnv = { buffers, vars: scope };
+      const ex = (e: KExpr, parent = 0) => expr(e, env, parent);
       switch (s.k) {
-        case 'for':
-          w.write(`for (let ${s.v} = ${expr(s.from)}; ${s.v} < ${expr(s.to)}; ${s.v}${s.step && s.step !== 1 ? ` += ${s.step}` : '++'}) `).block(() => s.body.forEach(emit));
+        case 'for': {
+          const inner = new Map(scope).set(s.v, 'i32');
+          w.write(`for (let ${s.v} = ${ex(s.from)}; ${s.v} < ${ex(s.to)}; ${s.v}${s.step && s.step !== 1 ? ` += ${s.step}` : '++'}) `).block(() => s.body.forEach((b) => emit(b, inner)));
           break;
+        }
         case 'let':
-          w.writeLine(`${s.mutable ? 'let' : 'const'} ${s.v} = ${expr(s.e)};`);
+          w.writeLine(`${s.mutable ? 'let' : 'const'} ${s.v} = ${ex(s.e)};`);
+          scope.set(s.v, s.t);
           break;
-        case 'set':
-          w.writeLine(`${s.v} ${s.op === '+' ? '+=' : s.op === '*' ? '*=' : '='} ${expr(s.e)};`);
+        case 'set': {
+          const op = s.op ?? '=';
+          const t = scope.get(s.v);
+          if (op !== '=' && t === 'f32') w.writeLine(`${s.v} = f32(${s.v} ${op} ${ex(s.e, BIN_PRECEDENCE[op] + 1)});`);
+          else w.writeLine(`${s.v} ${op === '+' ? '+=' : op === '*' ? '*=' : '='} ${ex(s.e)};`);
           break;
+        }
         case 'store':
-          w.writeLine(`${s.buf}[${expr(s.idx)}] ${s.accumulate ? '+=' : '='} ${expr(s.e)};`);
+          // The store rounds to the buffer's type: its value's outermost f32() would repeat it.
+          w.writeLine(`${s.buf}[${ex(s.idx)}] ${s.accumulate ? '+=' : '='} ${s.accumulate ? ex(s.e) : expr(s.e, env, 0, true)};`);
           break;
-        case 'if':
-          w.write(`if (${expr(s.c)}) `).block(() => s.then.forEach(emit));
-          if (s.else?.length) w.write(' else ').block(() => s.else!.forEach(emit));
+        case 'if': {
+          const then = new Map(scope);
+          const otherwise = new Map(scope);
+          w.write(`if (${ex(s.c)}) `).block(() => s.then.forEach((b) => emit(b, then)));
+          if (s.else?.length) w.write(' else ').block(() => s.else!.forEach((b) => emit(b, otherwise)));
           break;
+        }
         case 'comment':
           w.writeLine(`// ${commentText(s.text)}`);
           break;
@@ -123,42 +150,54 @@ function body(stmts: KStmt[]): WriterFunction {
           throw new Error('internal: a reduce reached the TypeScript renderer (its schedule lowers every one)');
       }
     };
-    stmts.forEach(emit);
+    const scope = new Map(params);
+    stmts.forEach((s) => emit(s, scope));
   };
 }
 
+/** Functions whose float64 result is not a float32 for float32 arguments. */
+const ROUNDED_FN = new Set(['exp', 'log', 'sqrt', 'tanh', 'erf', 'sin', 'cos', 'pow']);
 
-function expr(e: KExpr, parent = 0): string {
+/** `e` as TypeScript; `stored`: its value goes straight into a typed array, which rounds. */
+function expr(e: KExpr, env: TypeEnv, parent = 0, stored = false): string {
+  const ex = (x: KExpr, p = 0) => expr(x, env, p);
+  const round = (code: string, precedence: number) => (stored ? (precedence < parent ? `(${code})` : code) : `f32(${code})`);
   switch (e.k) {
     case 'num':
-      return numberLiteral(e.v, e.t);
+      // An f32 literal is the float32 nearest to it: f32(1e-5) where that is not the number.
+      return e.t === 'f32' && Math.fround(e.v) !== e.v && Number.isFinite(e.v) ? `f32(${e.v})` : numberLiteral(e.v, e.t);
+    case 'arg':
+      return stored ? e.name : `f32(${e.name})`;
     case 'var':
     case 'dim':
-    case 'arg':
       return e.name;
     case 'load':
-      return `${e.buf}[${expr(e.idx)}]`;
+      return `${e.buf}[${ex(e.idx)}]`;
     case 'neg':
-      return `-${expr(e.a, 7)}`;
+      return `-${expr(e.a, env, 7)}`;
     case 'vload':
     case 'splat':
     case 'lane':
       throw new Error(`internal: the TypeScript target has no vector types (${e.k})`);
     case 'cast':
-      // JavaScript numbers hold every scalar type: a cast to a float is the value itself (a
-      // stored f32 rounds on store), to i32 it truncates.
-      return e.t !== 'i32' ? expr(e.a, parent) : `(${expr(e.a)} | 0)`;
+      // To i32 truncates; to f32 rounds; to f64 is the value itself (every f32 and i32 is one).
+      if (e.t === 'i32') return `(${ex(e.a)} | 0)`;
+      return e.t === 'f32' ? (stored ? ex(e.a) : `f32(${ex(e.a)})`) : expr(e.a, env, parent);
     case 'bin': {
       const p = BIN_PRECEDENCE[e.op];
       const js = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
       // Integer division of indices is written with idiv; `/` on numbers is float division.
-      const s = `${expr(e.a, p)} ${js} ${expr(e.b, p + 1)}`;
+      const arith = '+-*/'.includes(e.op) && typeOf(e, env) === 'f32';
+      if (arith) return round(`${ex(e.a, p)} ${js} ${ex(e.b, p + 1)}`, p);
+      const s = `${ex(e.a, p)} ${js} ${ex(e.b, p + 1)}`;
       return p < parent ? `(${s})` : s;
     }
-    case 'call':
-      return MATH[e.fn](e.args.map((a) => expr(a)));
+    case 'call': {
+      const code = MATH[e.fn](e.args.map((a) => ex(a)));
+      return ROUNDED_FN.has(e.fn) && typeOf(e, env) === 'f32' && !stored ? `f32(${code})` : code;
+    }
     case 'select':
-      return `(${expr(e.c)} ? ${expr(e.a)} : ${expr(e.b)})`;
+      return `(${ex(e.c)} ? ${ex(e.a)} : ${ex(e.b)})`;
   }
 }
 

@@ -2,6 +2,9 @@
 // 92 kernels: 645 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -80,17 +83,17 @@ export function layernorm_227dbc26(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -105,7 +108,7 @@ export function layernorm_227dbc26(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_5a1199a9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -146,54 +149,54 @@ export function matmul_epilogue_b32074d3(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -202,9 +205,9 @@ export function matmul_epilogue_b32074d3(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -235,25 +238,25 @@ export function attention_cfd00063(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * src_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * src_seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -269,7 +272,7 @@ export function attention_cfd00063(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_7c5bc60e(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 1, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -289,17 +292,17 @@ export function add_norm_1f332a87(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -341,71 +344,71 @@ export function matmul_epilogue_7392dd78(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 3072 + j0] = pre00;
-      post[i0 * 3072 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 3072 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 3072 + (j0 + 1)] = pre01;
-      post[i0 * 3072 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 3072 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 3072 + (j0 + 2)] = pre02;
-      post[i0 * 3072 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 3072 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 3072 + (j0 + 3)] = pre03;
-      post[i0 * 3072 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 3072 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 3072 + j0] = pre10;
-      post[(i0 + 1) * 3072 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 3072 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 3072 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 3072 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 3072 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 3072 + j0] = pre20;
-      post[(i0 + 2) * 3072 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 3072 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 3072 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 3072 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 3072 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 3072 + j0] = pre30;
-      post[(i0 + 3) * 3072 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 3072 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 3072 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 3072 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 3072 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -413,11 +416,11 @@ export function matmul_epilogue_7392dd78(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 3072 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 3072 + jj] = pree;
-        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 3072 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -460,54 +463,54 @@ export function matmul_epilogue_8a6114fc(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -516,9 +519,9 @@ export function matmul_epilogue_8a6114fc(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -535,7 +538,7 @@ export function matmul_epilogue_8a6114fc(a: Float32Array, b: Float32Array, bias:
 export function dropout_33c52f48(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -549,7 +552,7 @@ export function dropout_33c52f48(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_29724a1c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -563,7 +566,7 @@ export function dropout_29724a1c(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_1106a94a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 4, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -577,7 +580,7 @@ export function dropout_1106a94a(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_2fffa30c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -591,7 +594,7 @@ export function dropout_2fffa30c(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_1c22bf57(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -605,7 +608,7 @@ export function dropout_1c22bf57(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_4159f24b(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 7, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -619,7 +622,7 @@ export function dropout_4159f24b(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ca8afaec(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -633,7 +636,7 @@ export function dropout_ca8afaec(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_300c6659(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -647,7 +650,7 @@ export function dropout_300c6659(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_9d5bebb9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 10, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -661,7 +664,7 @@ export function dropout_9d5bebb9(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8d747b54(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -675,7 +678,7 @@ export function dropout_8d747b54(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_7038b213(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 12, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -737,17 +740,17 @@ export function layernorm_6b1e7990(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -762,7 +765,7 @@ export function layernorm_6b1e7990(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_49cf7788(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 13, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -803,54 +806,54 @@ export function matmul_epilogue_89594aa6(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -859,9 +862,9 @@ export function matmul_epilogue_89594aa6(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -891,24 +894,24 @@ export function attention_d04fdd01(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * tgt_seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -924,7 +927,7 @@ export function attention_d04fdd01(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_fcbe9cd6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 14, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -944,17 +947,17 @@ export function add_norm_5cebe12e(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -983,25 +986,25 @@ export function attention_1a7de7d4(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1017,7 +1020,7 @@ export function attention_1a7de7d4(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_26a6de49(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 15, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1058,71 +1061,71 @@ export function matmul_epilogue_0dea34ed(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 3072 + j0] = pre00;
-      post[i0 * 3072 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 3072 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 3072 + (j0 + 1)] = pre01;
-      post[i0 * 3072 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 3072 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 3072 + (j0 + 2)] = pre02;
-      post[i0 * 3072 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 3072 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 3072 + (j0 + 3)] = pre03;
-      post[i0 * 3072 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 3072 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 3072 + j0] = pre10;
-      post[(i0 + 1) * 3072 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 3072 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 3072 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 3072 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 3072 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 3072 + j0] = pre20;
-      post[(i0 + 2) * 3072 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 3072 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 3072 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 3072 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 3072 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 3072 + j0] = pre30;
-      post[(i0 + 3) * 3072 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 3072 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 3072 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 3072 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 3072 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -1130,11 +1133,11 @@ export function matmul_epilogue_0dea34ed(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 3072 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 3072 + jj] = pree;
-        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 3072 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -1177,54 +1180,54 @@ export function matmul_epilogue_05b59a47(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -1233,9 +1236,9 @@ export function matmul_epilogue_05b59a47(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -1252,7 +1255,7 @@ export function matmul_epilogue_05b59a47(a: Float32Array, b: Float32Array, bias:
 export function dropout_8b6c8ad0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 16, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1266,7 +1269,7 @@ export function dropout_8b6c8ad0(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5f9db858(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 17, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1280,7 +1283,7 @@ export function dropout_5f9db858(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_497b689c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 18, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1294,7 +1297,7 @@ export function dropout_497b689c(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_12fde603(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 19, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1308,7 +1311,7 @@ export function dropout_12fde603(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_91058056(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 20, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1322,7 +1325,7 @@ export function dropout_91058056(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_9da565e7(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 21, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1336,7 +1339,7 @@ export function dropout_9da565e7(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_9dcdaf2f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 22, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1350,7 +1353,7 @@ export function dropout_9dcdaf2f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_4378d4fe(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 23, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1364,7 +1367,7 @@ export function dropout_4378d4fe(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_33ba3289(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 24, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1378,7 +1381,7 @@ export function dropout_33ba3289(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_27c484fa(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 25, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1392,7 +1395,7 @@ export function dropout_27c484fa(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_696e4118(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 26, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1406,7 +1409,7 @@ export function dropout_696e4118(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_025d3935(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 27, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1420,7 +1423,7 @@ export function dropout_025d3935(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_48899e34(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 28, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1434,7 +1437,7 @@ export function dropout_48899e34(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_6720c9b9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 29, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1448,7 +1451,7 @@ export function dropout_6720c9b9(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8d48d996(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 30, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1462,7 +1465,7 @@ export function dropout_8d48d996(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_f81d31ad(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 31, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1503,22 +1506,22 @@ export function matmul_bc816f72(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 50265 + j0] = c00;
       c[i0 * 50265 + (j0 + 1)] = c01;
@@ -1540,22 +1543,22 @@ export function matmul_bc816f72(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let jj = 50264; jj < 50265; jj++) {
       let acc0 = 0;
       for (let p = 0; p < 768; p++) {
-        acc0 += a[i0 * 768 + p] * b[jj * 768 + p];
+        acc0 = f32(acc0 + f32(a[i0 * 768 + p] * b[jj * 768 + p]));
       }
       c[i0 * 50265 + jj] = acc0;
       let acc1 = 0;
       for (let p = 0; p < 768; p++) {
-        acc1 += a[(i0 + 1) * 768 + p] * b[jj * 768 + p];
+        acc1 = f32(acc1 + f32(a[(i0 + 1) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 1) * 50265 + jj] = acc1;
       let acc2 = 0;
       for (let p = 0; p < 768; p++) {
-        acc2 += a[(i0 + 2) * 768 + p] * b[jj * 768 + p];
+        acc2 = f32(acc2 + f32(a[(i0 + 2) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 2) * 50265 + jj] = acc2;
       let acc3 = 0;
       for (let p = 0; p < 768; p++) {
-        acc3 += a[(i0 + 3) * 768 + p] * b[jj * 768 + p];
+        acc3 = f32(acc3 + f32(a[(i0 + 3) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 3) * 50265 + jj] = acc3;
     }
@@ -1565,7 +1568,7 @@ export function matmul_bc816f72(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 50265; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 50265 + jj] = acc;
       }
@@ -1582,7 +1585,7 @@ export function softmax_xent_a63b3ca7(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1595,12 +1598,12 @@ export function softmax_xent_a63b3ca7(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 50265; c++) {
-        sum += Math.exp(logits[r * 50265 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50265 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 50265 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 50265 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1625,10 +1628,10 @@ export function softmax_xent_grad_9726f8af(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1644,10 +1647,10 @@ export function softmax_xent_grad_9726f8af(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 50265; c++) {
-        sum += Math.exp(logits[r * 50265 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50265 + c] - max))));
       }
       for (let c = 0; c < 50265; c++) {
-        dlogits[r * 50265 + c] = (Math.exp(logits[r * 50265 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 50265 + c] = f32(f32(f32(Math.exp(f32(logits[r * 50265 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1690,22 +1693,22 @@ export function matmul_4c820d39(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1730,7 +1733,7 @@ export function matmul_4c820d39(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 50265; p++) {
-          acc += a[ii * 50265 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 50265 + p] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1775,22 +1778,22 @@ export function matmul_175213be(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1815,7 +1818,7 @@ export function matmul_175213be(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 50265 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 50265 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1837,30 +1840,30 @@ export function layernorm_grad_034accd9(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 768;
-    meanDhX = meanDhX / 768;
+    meanDh = f32(meanDh / 768);
+    meanDhX = f32(meanDhX / 768);
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -1918,22 +1921,22 @@ export function matmul_330a6864(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -1958,7 +1961,7 @@ export function matmul_330a6864(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2003,22 +2006,22 @@ export function matmul_b5b4baf3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2043,7 +2046,7 @@ export function matmul_b5b4baf3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 3072 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2062,7 +2065,7 @@ export function act_grad_1b651423(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * tgt_seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -2119,22 +2122,22 @@ export function matmul_31dbd2c1(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 3072 + p];
         const b2 = b[(j0 + 2) * 3072 + p];
         const b3 = b[(j0 + 3) * 3072 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2159,7 +2162,7 @@ export function matmul_31dbd2c1(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[jj * 3072 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2204,22 +2207,22 @@ export function matmul_c001622c(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -2244,7 +2247,7 @@ export function matmul_c001622c(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 3072 + jj]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2303,22 +2306,22 @@ export function matmul_d0e6c706(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2343,7 +2346,7 @@ export function matmul_d0e6c706(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2388,22 +2391,22 @@ export function matmul_d82bfa90(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2428,7 +2431,7 @@ export function matmul_d82bfa90(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2457,7 +2460,7 @@ export function attention_grad_d0028d9c(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2467,23 +2470,23 @@ export function attention_grad_d0028d9c(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2545,22 +2548,22 @@ export function matmul_7dcf79b7(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2585,7 +2588,7 @@ export function matmul_7dcf79b7(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2630,22 +2633,22 @@ export function matmul_2484a0f7(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2670,7 +2673,7 @@ export function matmul_2484a0f7(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2713,7 +2716,7 @@ export function attention_grad_240fe58f(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2722,23 +2725,23 @@ export function attention_grad_240fe58f(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * tgt_seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2821,30 +2824,30 @@ export function layernorm_grad_312749af(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 768;
-    meanDhX = meanDhX / 768;
+    meanDh = f32(meanDh / 768);
+    meanDhX = f32(meanDhX / 768);
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -2886,22 +2889,22 @@ export function matmul_b6580540(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -2926,7 +2929,7 @@ export function matmul_b6580540(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2971,22 +2974,22 @@ export function matmul_5d0c8440(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -3011,7 +3014,7 @@ export function matmul_5d0c8440(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 3072 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -3030,7 +3033,7 @@ export function act_grad_8c6b76d3(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * src_seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -3087,22 +3090,22 @@ export function matmul_659d6a74(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 3072 + p];
         const b2 = b[(j0 + 2) * 3072 + p];
         const b3 = b[(j0 + 3) * 3072 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -3127,7 +3130,7 @@ export function matmul_659d6a74(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[jj * 3072 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -3172,22 +3175,22 @@ export function matmul_c7ab7295(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -3212,7 +3215,7 @@ export function matmul_c7ab7295(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 3072 + jj]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -3241,7 +3244,7 @@ export function attention_grad_42faaa98(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * src_seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3251,23 +3254,23 @@ export function attention_grad_42faaa98(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3330,9 +3333,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -3342,17 +3345,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -3364,6 +3367,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

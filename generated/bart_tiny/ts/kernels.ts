@@ -2,6 +2,9 @@
 // 72 kernels: 233 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -80,17 +83,17 @@ export function layernorm_0f0a47ce(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -105,7 +108,7 @@ export function layernorm_0f0a47ce(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -146,54 +149,54 @@ export function matmul_epilogue_5a54fa02(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -202,9 +205,9 @@ export function matmul_epilogue_5a54fa02(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -235,25 +238,25 @@ export function attention_75b147f1(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.17677669529663687;
+            const s = f32(dot * f32(0.17677669529663687));
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -269,7 +272,7 @@ export function attention_75b147f1(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 1, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -289,17 +292,17 @@ export function add_norm_cb89457e(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -341,71 +344,71 @@ export function matmul_epilogue_bebdfc0b(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 512 + j0] = pre00;
-      post[i0 * 512 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 512 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 512 + (j0 + 1)] = pre01;
-      post[i0 * 512 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 512 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 512 + (j0 + 2)] = pre02;
-      post[i0 * 512 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 512 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 512 + (j0 + 3)] = pre03;
-      post[i0 * 512 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 512 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 512 + j0] = pre10;
-      post[(i0 + 1) * 512 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 512 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 512 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 512 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 512 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 512 + j0] = pre20;
-      post[(i0 + 2) * 512 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 512 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 512 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 512 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 512 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 512 + j0] = pre30;
-      post[(i0 + 3) * 512 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 512 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 512 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 512 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 512 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -413,11 +416,11 @@ export function matmul_epilogue_bebdfc0b(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 512 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 512 + jj] = pree;
-        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 512 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -460,54 +463,54 @@ export function matmul_epilogue_8218849d(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -516,9 +519,9 @@ export function matmul_epilogue_8218849d(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -535,7 +538,7 @@ export function matmul_epilogue_8218849d(a: Float32Array, b: Float32Array, bias:
 export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -549,7 +552,7 @@ export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -563,7 +566,7 @@ export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_24ced3b8(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 4, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -625,17 +628,17 @@ export function layernorm_2daf4b62(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -650,7 +653,7 @@ export function layernorm_2daf4b62(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -691,54 +694,54 @@ export function matmul_epilogue_ca02033e(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -747,9 +750,9 @@ export function matmul_epilogue_ca02033e(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -779,24 +782,24 @@ export function attention_b0eb16c9(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * tgt_seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.17677669529663687;
+          const s = f32(dot * f32(0.17677669529663687));
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 32; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -812,7 +815,7 @@ export function attention_b0eb16c9(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -832,17 +835,17 @@ export function add_norm_e3b383ae(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -871,25 +874,25 @@ export function attention_cef91469(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.17677669529663687;
+            const s = f32(dot * f32(0.17677669529663687));
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -905,7 +908,7 @@ export function attention_cef91469(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 7, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -946,71 +949,71 @@ export function matmul_epilogue_7326a4ae(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 512 + j0] = pre00;
-      post[i0 * 512 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 512 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 512 + (j0 + 1)] = pre01;
-      post[i0 * 512 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 512 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 512 + (j0 + 2)] = pre02;
-      post[i0 * 512 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 512 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 512 + (j0 + 3)] = pre03;
-      post[i0 * 512 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 512 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 512 + j0] = pre10;
-      post[(i0 + 1) * 512 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 512 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 512 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 512 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 512 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 512 + j0] = pre20;
-      post[(i0 + 2) * 512 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 512 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 512 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 512 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 512 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 512 + j0] = pre30;
-      post[(i0 + 3) * 512 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 512 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 512 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 512 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 512 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -1018,11 +1021,11 @@ export function matmul_epilogue_7326a4ae(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 512 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 512 + jj] = pree;
-        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 512 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -1065,54 +1068,54 @@ export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -1121,9 +1124,9 @@ export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -1140,7 +1143,7 @@ export function matmul_epilogue_4bdd5f97(a: Float32Array, b: Float32Array, bias:
 export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1154,7 +1157,7 @@ export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1168,7 +1171,7 @@ export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 10, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1182,7 +1185,7 @@ export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1223,22 +1226,22 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -1263,7 +1266,7 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -1280,7 +1283,7 @@ export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1293,12 +1296,12 @@ export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 2048; c++) {
-        sum += Math.exp(logits[r * 2048 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2048 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 2048 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 2048 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1323,10 +1326,10 @@ export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1342,10 +1345,10 @@ export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 2048; c++) {
-        sum += Math.exp(logits[r * 2048 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2048 + c] - max))));
       }
       for (let c = 0; c < 2048; c++) {
-        dlogits[r * 2048 + c] = (Math.exp(logits[r * 2048 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 2048 + c] = f32(f32(f32(Math.exp(f32(logits[r * 2048 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1388,22 +1391,22 @@ export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1428,7 +1431,7 @@ export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1473,22 +1476,22 @@ export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1513,7 +1516,7 @@ export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 2048 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 2048 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1535,30 +1538,30 @@ export function layernorm_grad_0972af44(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -1616,22 +1619,22 @@ export function matmul_c5565198(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1656,7 +1659,7 @@ export function matmul_c5565198(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1701,22 +1704,22 @@ export function matmul_f61a1693(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1741,7 +1744,7 @@ export function matmul_f61a1693(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1760,7 +1763,7 @@ export function act_grad_ab1516c3(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -1817,22 +1820,22 @@ export function matmul_af05aa5e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1857,7 +1860,7 @@ export function matmul_af05aa5e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1902,22 +1905,22 @@ export function matmul_af881320(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1942,7 +1945,7 @@ export function matmul_af881320(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2001,22 +2004,22 @@ export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2041,7 +2044,7 @@ export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2086,22 +2089,22 @@ export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2126,7 +2129,7 @@ export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2155,7 +2158,7 @@ export function attention_grad_9d0140b1(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2165,23 +2168,23 @@ export function attention_grad_9d0140b1(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * f32(0.17677669529663687));
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.17677669529663687;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * f32(0.17677669529663687));
             for (let e = 0; e < 32; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2243,22 +2246,22 @@ export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2283,7 +2286,7 @@ export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2328,22 +2331,22 @@ export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2368,7 +2371,7 @@ export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2411,7 +2414,7 @@ export function attention_grad_2ab2f8f2(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2420,23 +2423,23 @@ export function attention_grad_2ab2f8f2(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * tgt_seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * f32(0.17677669529663687));
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.17677669529663687;
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * f32(0.17677669529663687));
           for (let e = 0; e < 32; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2519,30 +2522,30 @@ export function layernorm_grad_40ea15e5(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -2584,22 +2587,22 @@ export function matmul_255ec119(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2624,7 +2627,7 @@ export function matmul_255ec119(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2669,22 +2672,22 @@ export function matmul_b03bdab1(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2709,7 +2712,7 @@ export function matmul_b03bdab1(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2728,7 +2731,7 @@ export function act_grad_2133db71(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -2785,22 +2788,22 @@ export function matmul_9cc000ab(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2825,7 +2828,7 @@ export function matmul_9cc000ab(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2870,22 +2873,22 @@ export function matmul_6cf6a8c9(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2910,7 +2913,7 @@ export function matmul_6cf6a8c9(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2939,7 +2942,7 @@ export function attention_grad_d2597e37(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * src_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2949,23 +2952,23 @@ export function attention_grad_d2597e37(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.17677669529663687;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * f32(0.17677669529663687));
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.17677669529663687;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * f32(0.17677669529663687));
             for (let e = 0; e < 32; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3028,9 +3031,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -3040,17 +3043,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -3062,6 +3065,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

@@ -2,6 +2,9 @@
 // 90 kernels: 500 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -111,17 +114,17 @@ export function layernorm_a5450b46(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     for (let k = 0; k < 768; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -136,7 +139,7 @@ export function layernorm_a5450b46(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -177,54 +180,54 @@ export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -233,9 +236,9 @@ export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -266,25 +269,25 @@ export function attention_f0b5429e(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -300,7 +303,7 @@ export function attention_f0b5429e(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -320,17 +323,17 @@ export function add_norm_0b403873(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     for (let k = 0; k < 768; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -372,71 +375,71 @@ export function matmul_epilogue_fcc9873d(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 3072 + j0] = pre00;
-      post[i0 * 3072 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 3072 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 3072 + (j0 + 1)] = pre01;
-      post[i0 * 3072 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 3072 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 3072 + (j0 + 2)] = pre02;
-      post[i0 * 3072 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 3072 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 3072 + (j0 + 3)] = pre03;
-      post[i0 * 3072 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 3072 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 3072 + j0] = pre10;
-      post[(i0 + 1) * 3072 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 3072 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 3072 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 3072 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 3072 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 3072 + j0] = pre20;
-      post[(i0 + 2) * 3072 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 3072 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 3072 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 3072 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 3072 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 3072 + j0] = pre30;
-      post[(i0 + 3) * 3072 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 3072 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 3072 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 3072 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 3072 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -444,11 +447,11 @@ export function matmul_epilogue_fcc9873d(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 3072 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 3072 + jj] = pree;
-        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 3072 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -491,54 +494,54 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -547,9 +550,9 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -566,7 +569,7 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
 export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -594,25 +597,25 @@ export function attention_6bbd1780(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -628,7 +631,7 @@ export function attention_6bbd1780(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_300771dc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -642,7 +645,7 @@ export function dropout_300771dc(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -670,25 +673,25 @@ export function attention_8fd39d58(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -704,7 +707,7 @@ export function attention_8fd39d58(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_d4344b12(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -718,7 +721,7 @@ export function dropout_d4344b12(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -746,25 +749,25 @@ export function attention_8afbdd7e(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -780,7 +783,7 @@ export function attention_8afbdd7e(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_4613e4e0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -794,7 +797,7 @@ export function dropout_4613e4e0(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 12, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -822,25 +825,25 @@ export function attention_8dd51973(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -856,7 +859,7 @@ export function attention_8dd51973(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_dcb63c5d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 14, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -870,7 +873,7 @@ export function dropout_dcb63c5d(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 15, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -898,25 +901,25 @@ export function attention_65dd59f9(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -932,7 +935,7 @@ export function attention_65dd59f9(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_6f05b4ad(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 17, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -946,7 +949,7 @@ export function dropout_6f05b4ad(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 18, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -974,25 +977,25 @@ export function attention_de9edbb4(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1008,7 +1011,7 @@ export function attention_de9edbb4(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_91af7677(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 20, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1022,7 +1025,7 @@ export function dropout_91af7677(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 21, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1050,25 +1053,25 @@ export function attention_9252fc76(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1084,7 +1087,7 @@ export function attention_9252fc76(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_e0eda9d6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 23, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1098,7 +1101,7 @@ export function dropout_e0eda9d6(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 24, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1126,25 +1129,25 @@ export function attention_4319dad2(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1160,7 +1163,7 @@ export function attention_4319dad2(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_e534f9b2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 26, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1174,7 +1177,7 @@ export function dropout_e534f9b2(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 27, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1202,25 +1205,25 @@ export function attention_3244c50c(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1236,7 +1239,7 @@ export function attention_3244c50c(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_c3294cd4(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 29, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1250,7 +1253,7 @@ export function dropout_c3294cd4(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 30, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1278,25 +1281,25 @@ export function attention_0c7ae944(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1312,7 +1315,7 @@ export function attention_0c7ae944(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_d8e20656(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 32, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1326,7 +1329,7 @@ export function dropout_d8e20656(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 33, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1354,25 +1357,25 @@ export function attention_6c7d1f46(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1388,7 +1391,7 @@ export function attention_6c7d1f46(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_bced306c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 35, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1402,7 +1405,7 @@ export function dropout_bced306c(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 36, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1455,69 +1458,69 @@ export function matmul_epilogue_675624f3(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
       post[i0 * 768 + j0] = Math.tanh(pre00);
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
       post[i0 * 768 + (j0 + 1)] = Math.tanh(pre01);
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
       post[i0 * 768 + (j0 + 2)] = Math.tanh(pre02);
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
       post[i0 * 768 + (j0 + 3)] = Math.tanh(pre03);
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
       post[(i0 + 1) * 768 + j0] = Math.tanh(pre10);
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 768 + (j0 + 1)] = Math.tanh(pre11);
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 768 + (j0 + 2)] = Math.tanh(pre12);
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 768 + (j0 + 3)] = Math.tanh(pre13);
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
       post[(i0 + 2) * 768 + j0] = Math.tanh(pre20);
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 768 + (j0 + 1)] = Math.tanh(pre21);
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 768 + (j0 + 2)] = Math.tanh(pre22);
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 768 + (j0 + 3)] = Math.tanh(pre23);
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
       post[(i0 + 3) * 768 + j0] = Math.tanh(pre30);
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 768 + (j0 + 1)] = Math.tanh(pre31);
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 768 + (j0 + 2)] = Math.tanh(pre32);
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 768 + (j0 + 3)] = Math.tanh(pre33);
     }
@@ -1527,9 +1530,9 @@ export function matmul_epilogue_675624f3(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
         post[ii * 768 + jj] = Math.tanh(pree);
       }
@@ -1574,71 +1577,71 @@ export function matmul_epilogue_453f0694(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      post[i0 * 768 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 768 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      post[i0 * 768 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 768 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      post[i0 * 768 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 768 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      post[i0 * 768 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 768 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      post[(i0 + 1) * 768 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 768 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 768 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 768 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 768 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 768 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 768 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 768 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      post[(i0 + 2) * 768 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 768 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 768 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 768 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 768 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 768 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 768 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 768 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      post[(i0 + 3) * 768 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 768 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 768 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 768 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 768 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 768 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 768 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 768 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -1646,11 +1649,11 @@ export function matmul_epilogue_453f0694(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
-        post[ii * 768 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 768 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -1693,80 +1696,80 @@ export function matmul_epilogue_c06e6bc4(a: Float32Array, b: Float32Array, bias:
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 30522 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 30522 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 30522 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 30522 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 30522 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 30522 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 30522 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 30522 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 30522 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 30522 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 30522 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 30522 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 30522 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 30522 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 30522 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 30522 + (j0 + 3)] = pre33;
     }
     for (let jj = 30520; jj < 30522; jj++) {
       let acc0 = 0;
       for (let p = 0; p < 768; p++) {
-        acc0 += a[i0 * 768 + p] * b[jj * 768 + p];
+        acc0 = f32(acc0 + f32(a[i0 * 768 + p] * b[jj * 768 + p]));
       }
-      const pree0 = acc0 + bias[jj];
+      const pree0 = f32(acc0 + bias[jj]);
       c[i0 * 30522 + jj] = pree0;
       let acc1 = 0;
       for (let p = 0; p < 768; p++) {
-        acc1 += a[(i0 + 1) * 768 + p] * b[jj * 768 + p];
+        acc1 = f32(acc1 + f32(a[(i0 + 1) * 768 + p] * b[jj * 768 + p]));
       }
-      const pree1 = acc1 + bias[jj];
+      const pree1 = f32(acc1 + bias[jj]);
       c[(i0 + 1) * 30522 + jj] = pree1;
       let acc2 = 0;
       for (let p = 0; p < 768; p++) {
-        acc2 += a[(i0 + 2) * 768 + p] * b[jj * 768 + p];
+        acc2 = f32(acc2 + f32(a[(i0 + 2) * 768 + p] * b[jj * 768 + p]));
       }
-      const pree2 = acc2 + bias[jj];
+      const pree2 = f32(acc2 + bias[jj]);
       c[(i0 + 2) * 30522 + jj] = pree2;
       let acc3 = 0;
       for (let p = 0; p < 768; p++) {
-        acc3 += a[(i0 + 3) * 768 + p] * b[jj * 768 + p];
+        acc3 = f32(acc3 + f32(a[(i0 + 3) * 768 + p] * b[jj * 768 + p]));
       }
-      const pree3 = acc3 + bias[jj];
+      const pree3 = f32(acc3 + bias[jj]);
       c[(i0 + 3) * 30522 + jj] = pree3;
     }
   }
@@ -1775,9 +1778,9 @@ export function matmul_epilogue_c06e6bc4(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 30522; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 30522 + jj] = pree;
       }
     }
@@ -1793,7 +1796,7 @@ export function softmax_xent_6718614a(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1806,12 +1809,12 @@ export function softmax_xent_6718614a(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 30522; c++) {
-        sum += Math.exp(logits[r * 30522 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 30522 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 30522 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 30522 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1836,10 +1839,10 @@ export function softmax_xent_grad_f5c87caf(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1855,10 +1858,10 @@ export function softmax_xent_grad_f5c87caf(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 30522; c++) {
-        sum += Math.exp(logits[r * 30522 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 30522 + c] - max))));
       }
       for (let c = 0; c < 30522; c++) {
-        dlogits[r * 30522 + c] = (Math.exp(logits[r * 30522 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 30522 + c] = f32(f32(f32(Math.exp(f32(logits[r * 30522 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1917,22 +1920,22 @@ export function matmul_f0f99682(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1957,7 +1960,7 @@ export function matmul_f0f99682(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 30522; p++) {
-          acc += a[ii * 30522 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 30522 + p] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2002,22 +2005,22 @@ export function matmul_3809bc9b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2042,7 +2045,7 @@ export function matmul_3809bc9b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 30522 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 30522 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2064,30 +2067,30 @@ export function layernorm_grad_4298eea5(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 768;
-    meanDhX = meanDhX / 768;
+    meanDh = f32(meanDh / 768);
+    meanDhX = f32(meanDhX / 768);
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -2103,7 +2106,7 @@ export function act_grad_6b043b13(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -2160,22 +2163,22 @@ export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2200,7 +2203,7 @@ export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2245,22 +2248,22 @@ export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2285,7 +2288,7 @@ export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2330,22 +2333,22 @@ export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -2370,7 +2373,7 @@ export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2415,22 +2418,22 @@ export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2455,7 +2458,7 @@ export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 3072 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2474,7 +2477,7 @@ export function act_grad_f38d462c(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -2531,22 +2534,22 @@ export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 3072 + p];
         const b2 = b[(j0 + 2) * 3072 + p];
         const b3 = b[(j0 + 3) * 3072 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2571,7 +2574,7 @@ export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[jj * 3072 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2616,22 +2619,22 @@ export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -2656,7 +2659,7 @@ export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 3072 + jj]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2685,7 +2688,7 @@ export function attention_grad_39b31d64(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2695,23 +2698,23 @@ export function attention_grad_39b31d64(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2741,7 +2744,7 @@ export function attention_grad_fcbf282d(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2751,23 +2754,23 @@ export function attention_grad_fcbf282d(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2797,7 +2800,7 @@ export function attention_grad_8340c93a(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2807,23 +2810,23 @@ export function attention_grad_8340c93a(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2853,7 +2856,7 @@ export function attention_grad_0889f6f2(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2863,23 +2866,23 @@ export function attention_grad_0889f6f2(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2909,7 +2912,7 @@ export function attention_grad_abdf7a8e(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2919,23 +2922,23 @@ export function attention_grad_abdf7a8e(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2965,7 +2968,7 @@ export function attention_grad_9196c64b(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2975,23 +2978,23 @@ export function attention_grad_9196c64b(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3021,7 +3024,7 @@ export function attention_grad_2529dbc4(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3031,23 +3034,23 @@ export function attention_grad_2529dbc4(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3077,7 +3080,7 @@ export function attention_grad_3bbcd618(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3087,23 +3090,23 @@ export function attention_grad_3bbcd618(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3133,7 +3136,7 @@ export function attention_grad_44dea515(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3143,23 +3146,23 @@ export function attention_grad_44dea515(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3189,7 +3192,7 @@ export function attention_grad_ecc1c847(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3199,23 +3202,23 @@ export function attention_grad_ecc1c847(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3245,7 +3248,7 @@ export function attention_grad_10beef7f(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3255,23 +3258,23 @@ export function attention_grad_10beef7f(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3301,7 +3304,7 @@ export function attention_grad_c13ca580(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -3311,23 +3314,23 @@ export function attention_grad_c13ca580(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 768 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3435,9 +3438,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -3447,17 +3450,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -3469,6 +3472,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

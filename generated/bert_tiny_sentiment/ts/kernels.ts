@@ -2,6 +2,9 @@
 // 51 kernels: 107 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -111,17 +114,17 @@ export function layernorm_f7c97334(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(1e-12)))));
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -136,7 +139,7 @@ export function layernorm_f7c97334(x: Float32Array, g: Float32Array, b: Float32A
 export function dropout_9e9940b6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -177,54 +180,54 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -233,9 +236,9 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -266,25 +269,25 @@ export function attention_12fc4296(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 128 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 2 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 2 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -300,7 +303,7 @@ export function attention_12fc4296(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_fec76721(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -320,17 +323,17 @@ export function add_norm_12f42a4c(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(1e-12)))));
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -372,71 +375,71 @@ export function matmul_epilogue_55935246(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 512 + j0] = pre00;
-      post[i0 * 512 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 512 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 512 + (j0 + 1)] = pre01;
-      post[i0 * 512 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 512 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 512 + (j0 + 2)] = pre02;
-      post[i0 * 512 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 512 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 512 + (j0 + 3)] = pre03;
-      post[i0 * 512 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 512 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 512 + j0] = pre10;
-      post[(i0 + 1) * 512 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 512 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 512 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 512 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 512 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 512 + j0] = pre20;
-      post[(i0 + 2) * 512 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 512 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 512 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 512 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 512 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 512 + j0] = pre30;
-      post[(i0 + 3) * 512 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 512 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 512 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 512 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 512 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -444,11 +447,11 @@ export function matmul_epilogue_55935246(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 512 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 512 + jj] = pree;
-        post[ii * 512 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 512 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -491,54 +494,54 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -547,9 +550,9 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -566,7 +569,7 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
 export function dropout_65b6123b(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -594,25 +597,25 @@ export function attention_c307e8a1(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * seq + j) * 128 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
+            const s = f32(dot * 0.125);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 2 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 2 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -628,7 +631,7 @@ export function attention_c307e8a1(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_8faf0c02(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -642,7 +645,7 @@ export function dropout_8faf0c02(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_e2a10faf(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -699,69 +702,69 @@ export function matmul_epilogue_d1d0571f(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
       post[i0 * 128 + j0] = Math.tanh(pre00);
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
       post[i0 * 128 + (j0 + 1)] = Math.tanh(pre01);
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
       post[i0 * 128 + (j0 + 2)] = Math.tanh(pre02);
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
       post[i0 * 128 + (j0 + 3)] = Math.tanh(pre03);
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
       post[(i0 + 1) * 128 + j0] = Math.tanh(pre10);
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
       post[(i0 + 1) * 128 + (j0 + 1)] = Math.tanh(pre11);
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
       post[(i0 + 1) * 128 + (j0 + 2)] = Math.tanh(pre12);
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
       post[(i0 + 1) * 128 + (j0 + 3)] = Math.tanh(pre13);
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
       post[(i0 + 2) * 128 + j0] = Math.tanh(pre20);
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
       post[(i0 + 2) * 128 + (j0 + 1)] = Math.tanh(pre21);
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
       post[(i0 + 2) * 128 + (j0 + 2)] = Math.tanh(pre22);
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
       post[(i0 + 2) * 128 + (j0 + 3)] = Math.tanh(pre23);
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
       post[(i0 + 3) * 128 + j0] = Math.tanh(pre30);
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
       post[(i0 + 3) * 128 + (j0 + 1)] = Math.tanh(pre31);
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
       post[(i0 + 3) * 128 + (j0 + 2)] = Math.tanh(pre32);
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
       post[(i0 + 3) * 128 + (j0 + 3)] = Math.tanh(pre33);
     }
@@ -771,9 +774,9 @@ export function matmul_epilogue_d1d0571f(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
         post[ii * 128 + jj] = Math.tanh(pree);
       }
@@ -791,7 +794,7 @@ export function matmul_epilogue_d1d0571f(a: Float32Array, b: Float32Array, bias:
 export function dropout_0f1c35f9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   const __count = batch * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 7, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -832,80 +835,80 @@ export function matmul_epilogue_042046ec(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 2 + (j0 + 1)];
         const b2 = b[p * 2 + (j0 + 2)];
         const b3 = b[p * 2 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 2 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 2 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 2 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 2 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 2 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 2 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 2 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 2 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 2 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 2 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 2 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 2 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 2 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 2 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 2 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 2 + (j0 + 3)] = pre33;
     }
     for (let jj = 0; jj < 2; jj++) {
       let acc0 = 0;
       for (let p = 0; p < 128; p++) {
-        acc0 += a[i0 * 128 + p] * b[p * 2 + jj];
+        acc0 = f32(acc0 + f32(a[i0 * 128 + p] * b[p * 2 + jj]));
       }
-      const pree0 = acc0 + bias[jj];
+      const pree0 = f32(acc0 + bias[jj]);
       c[i0 * 2 + jj] = pree0;
       let acc1 = 0;
       for (let p = 0; p < 128; p++) {
-        acc1 += a[(i0 + 1) * 128 + p] * b[p * 2 + jj];
+        acc1 = f32(acc1 + f32(a[(i0 + 1) * 128 + p] * b[p * 2 + jj]));
       }
-      const pree1 = acc1 + bias[jj];
+      const pree1 = f32(acc1 + bias[jj]);
       c[(i0 + 1) * 2 + jj] = pree1;
       let acc2 = 0;
       for (let p = 0; p < 128; p++) {
-        acc2 += a[(i0 + 2) * 128 + p] * b[p * 2 + jj];
+        acc2 = f32(acc2 + f32(a[(i0 + 2) * 128 + p] * b[p * 2 + jj]));
       }
-      const pree2 = acc2 + bias[jj];
+      const pree2 = f32(acc2 + bias[jj]);
       c[(i0 + 2) * 2 + jj] = pree2;
       let acc3 = 0;
       for (let p = 0; p < 128; p++) {
-        acc3 += a[(i0 + 3) * 128 + p] * b[p * 2 + jj];
+        acc3 = f32(acc3 + f32(a[(i0 + 3) * 128 + p] * b[p * 2 + jj]));
       }
-      const pree3 = acc3 + bias[jj];
+      const pree3 = f32(acc3 + bias[jj]);
       c[(i0 + 3) * 2 + jj] = pree3;
     }
   }
@@ -914,9 +917,9 @@ export function matmul_epilogue_042046ec(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 2; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 2 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 2 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 2 + jj] = pree;
       }
     }
@@ -932,7 +935,7 @@ export function softmax_xent_e30a7a37(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -945,12 +948,12 @@ export function softmax_xent_e30a7a37(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 2; c++) {
-        sum += Math.exp(logits[r * 2 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 2 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 2 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -975,10 +978,10 @@ export function softmax_xent_grad_1bf34320(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -994,10 +997,10 @@ export function softmax_xent_grad_1bf34320(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 2; c++) {
-        sum += Math.exp(logits[r * 2 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2 + c] - max))));
       }
       for (let c = 0; c < 2; c++) {
-        dlogits[r * 2 + c] = (Math.exp(logits[r * 2 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 2 + c] = f32(f32(f32(Math.exp(f32(logits[r * 2 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1056,22 +1059,22 @@ export function matmul_3216e03f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 2 + p];
         const b2 = b[(j0 + 2) * 2 + p];
         const b3 = b[(j0 + 3) * 2 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1096,7 +1099,7 @@ export function matmul_3216e03f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 2; p++) {
-          acc += a[ii * 2 + p] * b[jj * 2 + p];
+          acc = f32(acc + f32(a[ii * 2 + p] * b[jj * 2 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1141,22 +1144,22 @@ export function matmul_5effa147(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 2 + (j0 + 1)];
         const b2 = b[p * 2 + (j0 + 2)];
         const b3 = b[p * 2 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2 + j0] = c00;
       c[i0 * 2 + (j0 + 1)] = c01;
@@ -1178,22 +1181,22 @@ export function matmul_5effa147(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let jj = 0; jj < 2; jj++) {
       let acc0 = 0;
       for (let p = 0; p < batch; p++) {
-        acc0 += a[p * 128 + i0] * b[p * 2 + jj];
+        acc0 = f32(acc0 + f32(a[p * 128 + i0] * b[p * 2 + jj]));
       }
       c[i0 * 2 + jj] = acc0;
       let acc1 = 0;
       for (let p = 0; p < batch; p++) {
-        acc1 += a[p * 128 + (i0 + 1)] * b[p * 2 + jj];
+        acc1 = f32(acc1 + f32(a[p * 128 + (i0 + 1)] * b[p * 2 + jj]));
       }
       c[(i0 + 1) * 2 + jj] = acc1;
       let acc2 = 0;
       for (let p = 0; p < batch; p++) {
-        acc2 += a[p * 128 + (i0 + 2)] * b[p * 2 + jj];
+        acc2 = f32(acc2 + f32(a[p * 128 + (i0 + 2)] * b[p * 2 + jj]));
       }
       c[(i0 + 2) * 2 + jj] = acc2;
       let acc3 = 0;
       for (let p = 0; p < batch; p++) {
-        acc3 += a[p * 128 + (i0 + 3)] * b[p * 2 + jj];
+        acc3 = f32(acc3 + f32(a[p * 128 + (i0 + 3)] * b[p * 2 + jj]));
       }
       c[(i0 + 3) * 2 + jj] = acc3;
     }
@@ -1203,7 +1206,7 @@ export function matmul_5effa147(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2; jj++) {
         let acc = 0;
         for (let p = 0; p < batch; p++) {
-          acc += a[p * 128 + ii] * b[p * 2 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 2 + jj]));
         }
         c[ii * 2 + jj] = acc;
       }
@@ -1222,8 +1225,8 @@ export function act_grad_871511d2(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    const t = Math.tanh(x);
-    y[o] = (1 - t * t) * x1[o];
+    const t = f32(Math.tanh(x));
+    y[o] = f32(1 - f32(t * t)) * x1[o];
   }
 }
 
@@ -1280,22 +1283,22 @@ export function matmul_ab8ba9e6(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1320,7 +1323,7 @@ export function matmul_ab8ba9e6(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1365,22 +1368,22 @@ export function matmul_018aaf75(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1405,7 +1408,7 @@ export function matmul_018aaf75(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1443,30 +1446,30 @@ export function layernorm_grad_7e18ab0a(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(1e-12)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -1524,22 +1527,22 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1564,7 +1567,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1609,22 +1612,22 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1649,7 +1652,7 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1668,7 +1671,7 @@ export function act_grad_61e2f566(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -1725,22 +1728,22 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1765,7 +1768,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1810,22 +1813,22 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1850,7 +1853,7 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1895,22 +1898,22 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1935,7 +1938,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1980,22 +1983,22 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2020,7 +2023,7 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2049,7 +2052,7 @@ export function attention_grad_2db797dc(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 2 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2059,23 +2062,23 @@ export function attention_grad_2db797dc(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 128 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 4, ((b * 2 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2105,7 +2108,7 @@ export function attention_grad_b9e5dfa8(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 2 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2115,23 +2118,23 @@ export function attention_grad_b9e5dfa8(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * seq + j) * 128 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 0.125;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 0.125);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
-            const keepj = (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 0.125;
+            const keepj = (hashUniform(seed[0], 1, ((b * 2 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 0.125);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2211,9 +2214,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -2223,17 +2226,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -2245,6 +2248,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

@@ -2,6 +2,9 @@
 // 81 kernels: 485 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -77,7 +80,7 @@ export function add_4a556083(x0: Float32Array, x1: Float32Array, y: Float32Array
 export function dropout_7090a2bc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -94,17 +97,17 @@ export function layernorm_b6602e8b(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -146,54 +149,54 @@ export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -202,9 +205,9 @@ export function matmul_epilogue_b9635009(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -234,24 +237,24 @@ export function attention_1064f931(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -267,7 +270,7 @@ export function attention_1064f931(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_f7b60d5c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -287,17 +290,17 @@ export function add_norm_f941aacf(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     for (let k = 0; k < 768; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -339,71 +342,71 @@ export function matmul_epilogue_b5795f9f(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 3072 + j0] = pre00;
-      post[i0 * 3072 + j0] = 0.5 * pre00 * (1 + Math.tanh(0.7978845608028654 * (pre00 + 0.044715 * (pre00 * (pre00 * pre00)))));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 3072 + j0] = f32(0.5 * pre00) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre00 + f32(f32(0.044715) * f32(pre00 * f32(pre00 * pre00))))))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 3072 + (j0 + 1)] = pre01;
-      post[i0 * 3072 + (j0 + 1)] = 0.5 * pre01 * (1 + Math.tanh(0.7978845608028654 * (pre01 + 0.044715 * (pre01 * (pre01 * pre01)))));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 3072 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre01 + f32(f32(0.044715) * f32(pre01 * f32(pre01 * pre01))))))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 3072 + (j0 + 2)] = pre02;
-      post[i0 * 3072 + (j0 + 2)] = 0.5 * pre02 * (1 + Math.tanh(0.7978845608028654 * (pre02 + 0.044715 * (pre02 * (pre02 * pre02)))));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 3072 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre02 + f32(f32(0.044715) * f32(pre02 * f32(pre02 * pre02))))))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 3072 + (j0 + 3)] = pre03;
-      post[i0 * 3072 + (j0 + 3)] = 0.5 * pre03 * (1 + Math.tanh(0.7978845608028654 * (pre03 + 0.044715 * (pre03 * (pre03 * pre03)))));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 3072 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre03 + f32(f32(0.044715) * f32(pre03 * f32(pre03 * pre03))))))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 3072 + j0] = pre10;
-      post[(i0 + 1) * 3072 + j0] = 0.5 * pre10 * (1 + Math.tanh(0.7978845608028654 * (pre10 + 0.044715 * (pre10 * (pre10 * pre10)))));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 3072 + j0] = f32(0.5 * pre10) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre10 + f32(f32(0.044715) * f32(pre10 * f32(pre10 * pre10))))))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5 * pre11 * (1 + Math.tanh(0.7978845608028654 * (pre11 + 0.044715 * (pre11 * (pre11 * pre11)))));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 3072 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre11 + f32(f32(0.044715) * f32(pre11 * f32(pre11 * pre11))))))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5 * pre12 * (1 + Math.tanh(0.7978845608028654 * (pre12 + 0.044715 * (pre12 * (pre12 * pre12)))));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 3072 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre12 + f32(f32(0.044715) * f32(pre12 * f32(pre12 * pre12))))))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5 * pre13 * (1 + Math.tanh(0.7978845608028654 * (pre13 + 0.044715 * (pre13 * (pre13 * pre13)))));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 3072 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre13 + f32(f32(0.044715) * f32(pre13 * f32(pre13 * pre13))))))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 3072 + j0] = pre20;
-      post[(i0 + 2) * 3072 + j0] = 0.5 * pre20 * (1 + Math.tanh(0.7978845608028654 * (pre20 + 0.044715 * (pre20 * (pre20 * pre20)))));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 3072 + j0] = f32(0.5 * pre20) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre20 + f32(f32(0.044715) * f32(pre20 * f32(pre20 * pre20))))))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5 * pre21 * (1 + Math.tanh(0.7978845608028654 * (pre21 + 0.044715 * (pre21 * (pre21 * pre21)))));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 3072 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre21 + f32(f32(0.044715) * f32(pre21 * f32(pre21 * pre21))))))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5 * pre22 * (1 + Math.tanh(0.7978845608028654 * (pre22 + 0.044715 * (pre22 * (pre22 * pre22)))));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 3072 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre22 + f32(f32(0.044715) * f32(pre22 * f32(pre22 * pre22))))))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5 * pre23 * (1 + Math.tanh(0.7978845608028654 * (pre23 + 0.044715 * (pre23 * (pre23 * pre23)))));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 3072 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre23 + f32(f32(0.044715) * f32(pre23 * f32(pre23 * pre23))))))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 3072 + j0] = pre30;
-      post[(i0 + 3) * 3072 + j0] = 0.5 * pre30 * (1 + Math.tanh(0.7978845608028654 * (pre30 + 0.044715 * (pre30 * (pre30 * pre30)))));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 3072 + j0] = f32(0.5 * pre30) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre30 + f32(f32(0.044715) * f32(pre30 * f32(pre30 * pre30))))))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5 * pre31 * (1 + Math.tanh(0.7978845608028654 * (pre31 + 0.044715 * (pre31 * (pre31 * pre31)))));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 3072 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre31 + f32(f32(0.044715) * f32(pre31 * f32(pre31 * pre31))))))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5 * pre32 * (1 + Math.tanh(0.7978845608028654 * (pre32 + 0.044715 * (pre32 * (pre32 * pre32)))));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 3072 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre32 + f32(f32(0.044715) * f32(pre32 * f32(pre32 * pre32))))))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + Math.tanh(0.7978845608028654 * (pre33 + 0.044715 * (pre33 * (pre33 * pre33)))));
+      post[(i0 + 3) * 3072 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre33 + f32(f32(0.044715) * f32(pre33 * f32(pre33 * pre33))))))));
     }
   }
   if (part === parts - 1) {
@@ -411,11 +414,11 @@ export function matmul_epilogue_b5795f9f(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 3072 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 3072 + jj] = pree;
-        post[ii * 3072 + jj] = 0.5 * pree * (1 + Math.tanh(0.7978845608028654 * (pree + 0.044715 * (pree * (pree * pree)))));
+        post[ii * 3072 + jj] = f32(0.5 * pree) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pree + f32(f32(0.044715) * f32(pree * f32(pree * pree))))))));
       }
     }
   }
@@ -458,54 +461,54 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -514,9 +517,9 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -533,7 +536,7 @@ export function matmul_epilogue_84844529(a: Float32Array, b: Float32Array, bias:
 export function dropout_9291b980(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -560,24 +563,24 @@ export function attention_617b8502(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -593,7 +596,7 @@ export function attention_617b8502(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_300771dc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -607,7 +610,7 @@ export function dropout_300771dc(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_a27890c0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -634,24 +637,24 @@ export function attention_47c67eea(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -667,7 +670,7 @@ export function attention_47c67eea(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_d4344b12(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -681,7 +684,7 @@ export function dropout_d4344b12(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_205732b5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -708,24 +711,24 @@ export function attention_540a681d(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -741,7 +744,7 @@ export function attention_540a681d(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_4613e4e0(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -755,7 +758,7 @@ export function dropout_4613e4e0(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_863f69ab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 12, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -782,24 +785,24 @@ export function attention_f4e801d2(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -815,7 +818,7 @@ export function attention_f4e801d2(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_dcb63c5d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 14, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -829,7 +832,7 @@ export function dropout_dcb63c5d(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_0777fe1f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 15, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -856,24 +859,24 @@ export function attention_4d5007e8(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -889,7 +892,7 @@ export function attention_4d5007e8(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_6f05b4ad(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 17, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -903,7 +906,7 @@ export function dropout_6f05b4ad(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_aa1ff997(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 18, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -930,24 +933,24 @@ export function attention_4af0d60d(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -963,7 +966,7 @@ export function attention_4af0d60d(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_91af7677(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 20, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -977,7 +980,7 @@ export function dropout_91af7677(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_c093589a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 21, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1004,24 +1007,24 @@ export function attention_44cbf9cf(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1037,7 +1040,7 @@ export function attention_44cbf9cf(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_e0eda9d6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 23, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1051,7 +1054,7 @@ export function dropout_e0eda9d6(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_2fe7966d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 24, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1078,24 +1081,24 @@ export function attention_0274ace3(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1111,7 +1114,7 @@ export function attention_0274ace3(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_e534f9b2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 26, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1125,7 +1128,7 @@ export function dropout_e534f9b2(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_3f186107(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 27, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1152,24 +1155,24 @@ export function attention_e258c37d(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1185,7 +1188,7 @@ export function attention_e258c37d(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_c3294cd4(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 29, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1199,7 +1202,7 @@ export function dropout_c3294cd4(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5ea57a41(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 30, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1226,24 +1229,24 @@ export function attention_c3c5b849(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1259,7 +1262,7 @@ export function attention_c3c5b849(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_d8e20656(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 32, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 32, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1273,7 +1276,7 @@ export function dropout_d8e20656(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ff62c0d5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 33, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 33, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1300,24 +1303,24 @@ export function attention_ed3274f8(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112)));
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -1333,7 +1336,7 @@ export function attention_ed3274f8(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_bced306c(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 35, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 35, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1347,7 +1350,7 @@ export function dropout_bced306c(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ecb5c6c9(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * seq * 768;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 768, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 36, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 36, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1388,22 +1391,22 @@ export function matmul_599a77ad(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 50257 + j0] = c00;
       c[i0 * 50257 + (j0 + 1)] = c01;
@@ -1425,22 +1428,22 @@ export function matmul_599a77ad(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let jj = 50256; jj < 50257; jj++) {
       let acc0 = 0;
       for (let p = 0; p < 768; p++) {
-        acc0 += a[i0 * 768 + p] * b[jj * 768 + p];
+        acc0 = f32(acc0 + f32(a[i0 * 768 + p] * b[jj * 768 + p]));
       }
       c[i0 * 50257 + jj] = acc0;
       let acc1 = 0;
       for (let p = 0; p < 768; p++) {
-        acc1 += a[(i0 + 1) * 768 + p] * b[jj * 768 + p];
+        acc1 = f32(acc1 + f32(a[(i0 + 1) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 1) * 50257 + jj] = acc1;
       let acc2 = 0;
       for (let p = 0; p < 768; p++) {
-        acc2 += a[(i0 + 2) * 768 + p] * b[jj * 768 + p];
+        acc2 = f32(acc2 + f32(a[(i0 + 2) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 2) * 50257 + jj] = acc2;
       let acc3 = 0;
       for (let p = 0; p < 768; p++) {
-        acc3 += a[(i0 + 3) * 768 + p] * b[jj * 768 + p];
+        acc3 = f32(acc3 + f32(a[(i0 + 3) * 768 + p] * b[jj * 768 + p]));
       }
       c[(i0 + 3) * 50257 + jj] = acc3;
     }
@@ -1450,7 +1453,7 @@ export function matmul_599a77ad(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 50257; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 50257 + jj] = acc;
       }
@@ -1467,7 +1470,7 @@ export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1480,12 +1483,12 @@ export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 50257; c++) {
-        sum += Math.exp(logits[r * 50257 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 50257 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 50257 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1510,10 +1513,10 @@ export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1529,10 +1532,10 @@ export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 50257; c++) {
-        sum += Math.exp(logits[r * 50257 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
       }
       for (let c = 0; c < 50257; c++) {
-        dlogits[r * 50257 + c] = (Math.exp(logits[r * 50257 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 50257 + c] = f32(f32(f32(Math.exp(f32(logits[r * 50257 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1575,22 +1578,22 @@ export function matmul_89e6c5ba(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1615,7 +1618,7 @@ export function matmul_89e6c5ba(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 50257; p++) {
-          acc += a[ii * 50257 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 50257 + p] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1660,22 +1663,22 @@ export function matmul_b1249d06(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1700,7 +1703,7 @@ export function matmul_b1249d06(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 50257 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 50257 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1722,30 +1725,30 @@ export function layernorm_grad_8350e49a(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 768;
-    meanDhX = meanDhX / 768;
+    meanDh = f32(meanDh / 768);
+    meanDhX = f32(meanDhX / 768);
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -1803,22 +1806,22 @@ export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -1843,7 +1846,7 @@ export function matmul_2a958e6f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -1888,22 +1891,22 @@ export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1928,7 +1931,7 @@ export function matmul_9e20ac55(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 3072 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1947,8 +1950,8 @@ export function act_grad_2914400d(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * seq * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    const t = Math.tanh(0.7978845608028654 * (x + 0.044715 * (x * (x * x))));
-    y[o] = (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (0.7978845608028654 * (1 + 0.134145 * (x * x)))) * x1[o];
+    const t = f32(Math.tanh(f32(f32(0.7978845608028654) * f32(x + f32(f32(0.044715) * f32(x * f32(x * x)))))));
+    y[o] = f32(f32(0.5 * f32(1 + t)) + f32(f32(f32(0.5 * x) * f32(1 - f32(t * t))) * f32(f32(0.7978845608028654) * f32(1 + f32(f32(0.134145) * f32(x * x)))))) * x1[o];
   }
 }
 
@@ -2005,22 +2008,22 @@ export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 3072 + p];
         const b2 = b[(j0 + 2) * 3072 + p];
         const b3 = b[(j0 + 3) * 3072 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2045,7 +2048,7 @@ export function matmul_e17c444b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[jj * 3072 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2090,22 +2093,22 @@ export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -2130,7 +2133,7 @@ export function matmul_64bb157b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 3072 + jj]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -2189,22 +2192,22 @@ export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2229,7 +2232,7 @@ export function matmul_97bc8c04(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2274,22 +2277,22 @@ export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -2314,7 +2317,7 @@ export function matmul_a13ec4f4(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -2343,7 +2346,7 @@ export function attention_grad_e46c0c41(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2352,23 +2355,23 @@ export function attention_grad_e46c0c41(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 34, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2397,7 +2400,7 @@ export function attention_grad_fa5dd769(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2406,23 +2409,23 @@ export function attention_grad_fa5dd769(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 31, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2451,7 +2454,7 @@ export function attention_grad_62c2dc87(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2460,23 +2463,23 @@ export function attention_grad_62c2dc87(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 28, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2505,7 +2508,7 @@ export function attention_grad_3ea2177c(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2514,23 +2517,23 @@ export function attention_grad_3ea2177c(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 25, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2559,7 +2562,7 @@ export function attention_grad_ef239efa(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2568,23 +2571,23 @@ export function attention_grad_ef239efa(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 22, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2613,7 +2616,7 @@ export function attention_grad_b48b4788(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2622,23 +2625,23 @@ export function attention_grad_b48b4788(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 19, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2667,7 +2670,7 @@ export function attention_grad_615ec93c(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2676,23 +2679,23 @@ export function attention_grad_615ec93c(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 16, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2721,7 +2724,7 @@ export function attention_grad_7ca88fcd(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2730,23 +2733,23 @@ export function attention_grad_7ca88fcd(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 13, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2775,7 +2778,7 @@ export function attention_grad_2511602e(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2784,23 +2787,23 @@ export function attention_grad_2511602e(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 10, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2829,7 +2832,7 @@ export function attention_grad_252cb328(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2838,23 +2841,23 @@ export function attention_grad_252cb328(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 7, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2883,7 +2886,7 @@ export function attention_grad_376339fd(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2892,23 +2895,23 @@ export function attention_grad_376339fd(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 4, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2937,7 +2940,7 @@ export function attention_grad_af5d6361(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2946,23 +2949,23 @@ export function attention_grad_af5d6361(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
-          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < 0.1 ? 0 : 1.1111111111111112);
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const keepj = (hashUniform(seed[0], 1, ((b * 12 + h) * seq + qi) * seq + j) < f32(0.1) ? 0 : f32(1.1111111111111112));
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -3038,9 +3041,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -3050,17 +3053,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -3072,6 +3075,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

@@ -2,6 +2,9 @@
 // 33 kernels: 154 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -80,17 +83,17 @@ export function layernorm_545b1532(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -132,54 +135,54 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -188,9 +191,9 @@ export function matmul_epilogue_4c814ba3(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -220,24 +223,24 @@ export function attention_3f8093ab(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.17677669529663687;
+          const s = f32(dot * f32(0.17677669529663687));
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 32; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -259,17 +262,17 @@ export function add_norm_b9424b42(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -311,71 +314,71 @@ export function matmul_epilogue_7c3090d5(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 512 + j0] = pre00;
-      post[i0 * 512 + j0] = 0.5 * pre00 * (1 + Math.tanh(0.7978845608028654 * (pre00 + 0.044715 * (pre00 * (pre00 * pre00)))));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 512 + j0] = f32(0.5 * pre00) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre00 + f32(f32(0.044715) * f32(pre00 * f32(pre00 * pre00))))))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 512 + (j0 + 1)] = pre01;
-      post[i0 * 512 + (j0 + 1)] = 0.5 * pre01 * (1 + Math.tanh(0.7978845608028654 * (pre01 + 0.044715 * (pre01 * (pre01 * pre01)))));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 512 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre01 + f32(f32(0.044715) * f32(pre01 * f32(pre01 * pre01))))))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 512 + (j0 + 2)] = pre02;
-      post[i0 * 512 + (j0 + 2)] = 0.5 * pre02 * (1 + Math.tanh(0.7978845608028654 * (pre02 + 0.044715 * (pre02 * (pre02 * pre02)))));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 512 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre02 + f32(f32(0.044715) * f32(pre02 * f32(pre02 * pre02))))))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 512 + (j0 + 3)] = pre03;
-      post[i0 * 512 + (j0 + 3)] = 0.5 * pre03 * (1 + Math.tanh(0.7978845608028654 * (pre03 + 0.044715 * (pre03 * (pre03 * pre03)))));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 512 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre03 + f32(f32(0.044715) * f32(pre03 * f32(pre03 * pre03))))))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 512 + j0] = pre10;
-      post[(i0 + 1) * 512 + j0] = 0.5 * pre10 * (1 + Math.tanh(0.7978845608028654 * (pre10 + 0.044715 * (pre10 * (pre10 * pre10)))));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 512 + j0] = f32(0.5 * pre10) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre10 + f32(f32(0.044715) * f32(pre10 * f32(pre10 * pre10))))))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5 * pre11 * (1 + Math.tanh(0.7978845608028654 * (pre11 + 0.044715 * (pre11 * (pre11 * pre11)))));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 512 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre11 + f32(f32(0.044715) * f32(pre11 * f32(pre11 * pre11))))))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5 * pre12 * (1 + Math.tanh(0.7978845608028654 * (pre12 + 0.044715 * (pre12 * (pre12 * pre12)))));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 512 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre12 + f32(f32(0.044715) * f32(pre12 * f32(pre12 * pre12))))))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5 * pre13 * (1 + Math.tanh(0.7978845608028654 * (pre13 + 0.044715 * (pre13 * (pre13 * pre13)))));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 512 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre13 + f32(f32(0.044715) * f32(pre13 * f32(pre13 * pre13))))))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 512 + j0] = pre20;
-      post[(i0 + 2) * 512 + j0] = 0.5 * pre20 * (1 + Math.tanh(0.7978845608028654 * (pre20 + 0.044715 * (pre20 * (pre20 * pre20)))));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 512 + j0] = f32(0.5 * pre20) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre20 + f32(f32(0.044715) * f32(pre20 * f32(pre20 * pre20))))))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5 * pre21 * (1 + Math.tanh(0.7978845608028654 * (pre21 + 0.044715 * (pre21 * (pre21 * pre21)))));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 512 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre21 + f32(f32(0.044715) * f32(pre21 * f32(pre21 * pre21))))))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5 * pre22 * (1 + Math.tanh(0.7978845608028654 * (pre22 + 0.044715 * (pre22 * (pre22 * pre22)))));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 512 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre22 + f32(f32(0.044715) * f32(pre22 * f32(pre22 * pre22))))))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5 * pre23 * (1 + Math.tanh(0.7978845608028654 * (pre23 + 0.044715 * (pre23 * (pre23 * pre23)))));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 512 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre23 + f32(f32(0.044715) * f32(pre23 * f32(pre23 * pre23))))))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 512 + j0] = pre30;
-      post[(i0 + 3) * 512 + j0] = 0.5 * pre30 * (1 + Math.tanh(0.7978845608028654 * (pre30 + 0.044715 * (pre30 * (pre30 * pre30)))));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 512 + j0] = f32(0.5 * pre30) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre30 + f32(f32(0.044715) * f32(pre30 * f32(pre30 * pre30))))))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5 * pre31 * (1 + Math.tanh(0.7978845608028654 * (pre31 + 0.044715 * (pre31 * (pre31 * pre31)))));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 512 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre31 + f32(f32(0.044715) * f32(pre31 * f32(pre31 * pre31))))))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5 * pre32 * (1 + Math.tanh(0.7978845608028654 * (pre32 + 0.044715 * (pre32 * (pre32 * pre32)))));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 512 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre32 + f32(f32(0.044715) * f32(pre32 * f32(pre32 * pre32))))))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5 * pre33 * (1 + Math.tanh(0.7978845608028654 * (pre33 + 0.044715 * (pre33 * (pre33 * pre33)))));
+      post[(i0 + 3) * 512 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pre33 + f32(f32(0.044715) * f32(pre33 * f32(pre33 * pre33))))))));
     }
   }
   if (part === parts - 1) {
@@ -383,11 +386,11 @@ export function matmul_epilogue_7c3090d5(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 512 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 512 + jj] = pree;
-        post[ii * 512 + jj] = 0.5 * pree * (1 + Math.tanh(0.7978845608028654 * (pree + 0.044715 * (pree * (pree * pree)))));
+        post[ii * 512 + jj] = f32(0.5 * pree) * f32(1 + f32(Math.tanh(f32(f32(0.7978845608028654) * f32(pree + f32(f32(0.044715) * f32(pree * f32(pree * pree))))))));
       }
     }
   }
@@ -430,54 +433,54 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 128 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 128 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 128 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 128 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 128 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 128 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 128 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
     }
   }
@@ -486,9 +489,9 @@ export function matmul_epilogue_180bad3c(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 128 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 128 + jj] = pree;
       }
     }
@@ -532,22 +535,22 @@ export function matmul_44cd4fc2(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 50257 + (j0 + 1)];
         const b2 = b[p * 50257 + (j0 + 2)];
         const b3 = b[p * 50257 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 50257 + j0] = c00;
       c[i0 * 50257 + (j0 + 1)] = c01;
@@ -569,22 +572,22 @@ export function matmul_44cd4fc2(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let jj = 50256; jj < 50257; jj++) {
       let acc0 = 0;
       for (let p = 0; p < 128; p++) {
-        acc0 += a[i0 * 128 + p] * b[p * 50257 + jj];
+        acc0 = f32(acc0 + f32(a[i0 * 128 + p] * b[p * 50257 + jj]));
       }
       c[i0 * 50257 + jj] = acc0;
       let acc1 = 0;
       for (let p = 0; p < 128; p++) {
-        acc1 += a[(i0 + 1) * 128 + p] * b[p * 50257 + jj];
+        acc1 = f32(acc1 + f32(a[(i0 + 1) * 128 + p] * b[p * 50257 + jj]));
       }
       c[(i0 + 1) * 50257 + jj] = acc1;
       let acc2 = 0;
       for (let p = 0; p < 128; p++) {
-        acc2 += a[(i0 + 2) * 128 + p] * b[p * 50257 + jj];
+        acc2 = f32(acc2 + f32(a[(i0 + 2) * 128 + p] * b[p * 50257 + jj]));
       }
       c[(i0 + 2) * 50257 + jj] = acc2;
       let acc3 = 0;
       for (let p = 0; p < 128; p++) {
-        acc3 += a[(i0 + 3) * 128 + p] * b[p * 50257 + jj];
+        acc3 = f32(acc3 + f32(a[(i0 + 3) * 128 + p] * b[p * 50257 + jj]));
       }
       c[(i0 + 3) * 50257 + jj] = acc3;
     }
@@ -594,7 +597,7 @@ export function matmul_44cd4fc2(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 50257; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 50257 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 50257 + jj]));
         }
         c[ii * 50257 + jj] = acc;
       }
@@ -611,7 +614,7 @@ export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -624,12 +627,12 @@ export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 50257; c++) {
-        sum += Math.exp(logits[r * 50257 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 50257 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 50257 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -654,10 +657,10 @@ export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -673,10 +676,10 @@ export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 50257; c++) {
-        sum += Math.exp(logits[r * 50257 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
       }
       for (let c = 0; c < 50257; c++) {
-        dlogits[r * 50257 + c] = (Math.exp(logits[r * 50257 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 50257 + c] = f32(f32(f32(Math.exp(f32(logits[r * 50257 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -719,22 +722,22 @@ export function matmul_985c2c89(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 50257 + p];
         const b2 = b[(j0 + 2) * 50257 + p];
         const b3 = b[(j0 + 3) * 50257 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -759,7 +762,7 @@ export function matmul_985c2c89(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 50257; p++) {
-          acc += a[ii * 50257 + p] * b[jj * 50257 + p];
+          acc = f32(acc + f32(a[ii * 50257 + p] * b[jj * 50257 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -804,22 +807,22 @@ export function matmul_b4958b1f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 50257 + (j0 + 1)];
         const b2 = b[p * 50257 + (j0 + 2)];
         const b3 = b[p * 50257 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 50257 + j0] = c00;
       c[i0 * 50257 + (j0 + 1)] = c01;
@@ -841,22 +844,22 @@ export function matmul_b4958b1f(a: Float32Array, b: Float32Array, c: Float32Arra
     for (let jj = 50256; jj < 50257; jj++) {
       let acc0 = 0;
       for (let p = 0; p < batch * seq; p++) {
-        acc0 += a[p * 128 + i0] * b[p * 50257 + jj];
+        acc0 = f32(acc0 + f32(a[p * 128 + i0] * b[p * 50257 + jj]));
       }
       c[i0 * 50257 + jj] = acc0;
       let acc1 = 0;
       for (let p = 0; p < batch * seq; p++) {
-        acc1 += a[p * 128 + (i0 + 1)] * b[p * 50257 + jj];
+        acc1 = f32(acc1 + f32(a[p * 128 + (i0 + 1)] * b[p * 50257 + jj]));
       }
       c[(i0 + 1) * 50257 + jj] = acc1;
       let acc2 = 0;
       for (let p = 0; p < batch * seq; p++) {
-        acc2 += a[p * 128 + (i0 + 2)] * b[p * 50257 + jj];
+        acc2 = f32(acc2 + f32(a[p * 128 + (i0 + 2)] * b[p * 50257 + jj]));
       }
       c[(i0 + 2) * 50257 + jj] = acc2;
       let acc3 = 0;
       for (let p = 0; p < batch * seq; p++) {
-        acc3 += a[p * 128 + (i0 + 3)] * b[p * 50257 + jj];
+        acc3 = f32(acc3 + f32(a[p * 128 + (i0 + 3)] * b[p * 50257 + jj]));
       }
       c[(i0 + 3) * 50257 + jj] = acc3;
     }
@@ -866,7 +869,7 @@ export function matmul_b4958b1f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 50257; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 50257 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 50257 + jj]));
         }
         c[ii * 50257 + jj] = acc;
       }
@@ -888,30 +891,30 @@ export function layernorm_grad_bb3a76d2(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 128;
     let rowSum = 0;
     for (let k = 0; k < 128; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 128;
+    const mean = f32(rowSum / 128);
     let variance = 0;
     for (let k = 0; k < 128; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 128 + 0.00001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 128) + f32(0.00001)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -969,22 +972,22 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1009,7 +1012,7 @@ export function matmul_16c848d3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1054,22 +1057,22 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1094,7 +1097,7 @@ export function matmul_4c3a8c47(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1113,8 +1116,8 @@ export function act_grad_6b994f81(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    const t = Math.tanh(0.7978845608028654 * (x + 0.044715 * (x * (x * x))));
-    y[o] = (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (0.7978845608028654 * (1 + 0.134145 * (x * x)))) * x1[o];
+    const t = f32(Math.tanh(f32(f32(0.7978845608028654) * f32(x + f32(f32(0.044715) * f32(x * f32(x * x)))))));
+    y[o] = f32(f32(0.5 * f32(1 + t)) + f32(f32(f32(0.5 * x) * f32(1 - f32(t * t))) * f32(f32(0.7978845608028654) * f32(1 + f32(f32(0.134145) * f32(x * x)))))) * x1[o];
   }
 }
 
@@ -1171,22 +1174,22 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1211,7 +1214,7 @@ export function matmul_9261aa0c(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1256,22 +1259,22 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1296,7 +1299,7 @@ export function matmul_54fd9dda(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1355,22 +1358,22 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1395,7 +1398,7 @@ export function matmul_0a1772f9(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1440,22 +1443,22 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1480,7 +1483,7 @@ export function matmul_161da9cc(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1509,7 +1512,7 @@ export function attention_grad_04f66901(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -1518,23 +1521,23 @@ export function attention_grad_04f66901(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.17677669529663687;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * f32(0.17677669529663687));
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.17677669529663687;
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * f32(0.17677669529663687));
           for (let e = 0; e < 32; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -1596,9 +1599,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -1608,17 +1611,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -1630,6 +1633,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

@@ -2,6 +2,9 @@
 // 84 kernels: 565 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -49,7 +52,7 @@ export function embedding_d19a68af(table: Float32Array, ids: Int32Array, y: Floa
 export function dropout_f0422d10(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -66,12 +69,12 @@ export function rmsnorm_63e9687e(x: Float32Array, g: Float32Array, y: Float32Arr
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 512; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0;
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -113,22 +116,22 @@ export function matmul_2050010f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -153,7 +156,7 @@ export function matmul_2050010f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -185,27 +188,27 @@ export function attention_f46b3b02(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 512 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 8 + h];
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 8))) / f32(2.772588722239781)) * 8)) | 0), 15));
+            const s = f32(f32(dot * 1) + bias[bucket * 8 + h]);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * src_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * src_seq + qi) * 8 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -221,7 +224,7 @@ export function attention_f46b3b02(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_b305a30f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 1, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -241,12 +244,12 @@ export function add_norm_818452ce(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += sum[o + k] * sum[o + k];
+      ms = f32(ms + f32(sum[o + k] * sum[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 512; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0;
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -288,22 +291,22 @@ export function matmul_ecf65b4f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 2048 + (j0 + 1)];
         const b2 = b[p * 2048 + (j0 + 2)];
         const b3 = b[p * 2048 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -328,7 +331,7 @@ export function matmul_ecf65b4f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 2048 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 2048 + jj]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -387,22 +390,22 @@ export function matmul_48295fb8(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -427,7 +430,7 @@ export function matmul_48295fb8(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -445,7 +448,7 @@ export function matmul_48295fb8(a: Float32Array, b: Float32Array, c: Float32Arra
 export function dropout_2efbc3b1(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -459,7 +462,7 @@ export function dropout_2efbc3b1(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_dcb78dfc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -473,7 +476,7 @@ export function dropout_dcb78dfc(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_a8b5cf28(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 4, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -487,7 +490,7 @@ export function dropout_a8b5cf28(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_0b103d15(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -501,7 +504,7 @@ export function dropout_0b103d15(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_858cb23f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -515,7 +518,7 @@ export function dropout_858cb23f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8297b71f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 7, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -529,7 +532,7 @@ export function dropout_8297b71f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ccb4f7d5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -543,7 +546,7 @@ export function dropout_ccb4f7d5(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_02c0be2e(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -557,7 +560,7 @@ export function dropout_02c0be2e(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_484d82e1(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 10, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -571,7 +574,7 @@ export function dropout_484d82e1(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_9c4185e5(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -585,7 +588,7 @@ export function dropout_9c4185e5(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_b33b6858(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 12, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 12, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -616,7 +619,7 @@ export function embedding_5350efa5(table: Float32Array, ids: Int32Array, y: Floa
 export function dropout_3d2fcb3d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 13, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 13, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -633,12 +636,12 @@ export function rmsnorm_4c9095aa(x: Float32Array, g: Float32Array, y: Float32Arr
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 512; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0;
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -680,22 +683,22 @@ export function matmul_63591662(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -720,7 +723,7 @@ export function matmul_63591662(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -751,26 +754,26 @@ export function attention_2b3e1840(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * tgt_seq + j) * 512 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 8 + h];
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 16))) / f32(2.0794415416798357)) * 16)) | 0), 31));
+          const s = f32(f32(dot * 1) + bias[bucket * 8 + h]);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -786,7 +789,7 @@ export function attention_2b3e1840(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_96b0a5b2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 14, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 14, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -806,12 +809,12 @@ export function add_norm_0061a6a4(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += sum[o + k] * sum[o + k];
+      ms = f32(ms + f32(sum[o + k] * sum[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 512; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0;
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -840,25 +843,25 @@ export function attention_b52ef93b(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 512 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 1;
+            const s = f32(dot * 1);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 64; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 8 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -874,7 +877,7 @@ export function attention_b52ef93b(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_7b2d4695(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 15, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 15, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -915,22 +918,22 @@ export function matmul_5a0428b3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 2048 + (j0 + 1)];
         const b2 = b[p * 2048 + (j0 + 2)];
         const b3 = b[p * 2048 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -955,7 +958,7 @@ export function matmul_5a0428b3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[p * 2048 + jj];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[p * 2048 + jj]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -1014,22 +1017,22 @@ export function matmul_5bd34474(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1054,7 +1057,7 @@ export function matmul_5bd34474(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1072,7 +1075,7 @@ export function matmul_5bd34474(a: Float32Array, b: Float32Array, c: Float32Arra
 export function dropout_aaa5b6d8(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 16, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 16, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1086,7 +1089,7 @@ export function dropout_aaa5b6d8(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_2e214b29(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 17, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 17, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1100,7 +1103,7 @@ export function dropout_2e214b29(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8278d297(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 18, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 18, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1114,7 +1117,7 @@ export function dropout_8278d297(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_7a13c20e(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 19, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 19, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1128,7 +1131,7 @@ export function dropout_7a13c20e(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_6be0007f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 20, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 20, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1142,7 +1145,7 @@ export function dropout_6be0007f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_dce18b28(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 21, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 21, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1156,7 +1159,7 @@ export function dropout_dce18b28(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_f9dfea9f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 22, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 22, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1170,7 +1173,7 @@ export function dropout_f9dfea9f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5d9e7ffe(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 23, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 23, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1184,7 +1187,7 @@ export function dropout_5d9e7ffe(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_39c62849(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 24, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 24, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1198,7 +1201,7 @@ export function dropout_39c62849(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_25d3f30f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 25, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 25, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1212,7 +1215,7 @@ export function dropout_25d3f30f(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_829ab9dc(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 26, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 26, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1226,7 +1229,7 @@ export function dropout_829ab9dc(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_084ee263(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 27, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 27, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1240,7 +1243,7 @@ export function dropout_084ee263(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_6a02b627(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 28, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 28, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1254,7 +1257,7 @@ export function dropout_6a02b627(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_afdd80ba(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 29, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 29, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1268,7 +1271,7 @@ export function dropout_afdd80ba(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_ce85beb7(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 30, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 30, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1282,7 +1285,7 @@ export function dropout_ce85beb7(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_f6739065(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 512;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 512, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 31, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 31, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1323,22 +1326,22 @@ export function matmul_588c9044(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 32128 + j0] = c00;
       c[i0 * 32128 + (j0 + 1)] = c01;
@@ -1363,7 +1366,7 @@ export function matmul_588c9044(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 32128; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 32128 + jj] = acc;
       }
@@ -1381,7 +1384,7 @@ export function matmul_588c9044(a: Float32Array, b: Float32Array, c: Float32Arra
 export function scale_9c5698f4(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 32128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 32128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = x0[o] * 0.044194173824159216;
+    y[o] = x0[o] * f32(0.044194173824159216);
   }
 }
 
@@ -1394,7 +1397,7 @@ export function softmax_xent_327d533a(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1407,12 +1410,12 @@ export function softmax_xent_327d533a(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 32128; c++) {
-        sum += Math.exp(logits[r * 32128 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 32128 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 32128 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 32128 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1437,10 +1440,10 @@ export function softmax_xent_grad_5749d0f2(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1456,10 +1459,10 @@ export function softmax_xent_grad_5749d0f2(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 32128; c++) {
-        sum += Math.exp(logits[r * 32128 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 32128 + c] - max))));
       }
       for (let c = 0; c < 32128; c++) {
-        dlogits[r * 32128 + c] = (Math.exp(logits[r * 32128 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 32128 + c] = f32(f32(f32(Math.exp(f32(logits[r * 32128 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1502,22 +1505,22 @@ export function matmul_335aa606(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1542,7 +1545,7 @@ export function matmul_335aa606(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 32128; p++) {
-          acc += a[ii * 32128 + p] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[ii * 32128 + p] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1587,22 +1590,22 @@ export function matmul_fbc8e039(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1627,7 +1630,7 @@ export function matmul_fbc8e039(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 32128 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 32128 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1648,24 +1651,24 @@ export function rmsnorm_grad_f21fd502(x: Float32Array, g: Float32Array, dy: Floa
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 512; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      meanDh += dh;
-      meanDhX += dh * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 512;
-    meanDhX = meanDhX / 512;
+    meanDh = f32(meanDh / 512);
+    meanDhX = f32(meanDhX / 512);
     for (let k = 0; k < 512; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0 - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - 0) - f32(xh * meanDhX));
     }
   }
 }
@@ -1707,22 +1710,22 @@ export function matmul_a9b1aa09(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -1747,7 +1750,7 @@ export function matmul_a9b1aa09(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -1792,22 +1795,22 @@ export function matmul_10eb18cb(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1832,7 +1835,7 @@ export function matmul_10eb18cb(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 2048 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 2048 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1892,22 +1895,22 @@ export function matmul_43c1a9dc(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 2048 + p];
         const b2 = b[(j0 + 2) * 2048 + p];
         const b3 = b[(j0 + 3) * 2048 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -1932,7 +1935,7 @@ export function matmul_43c1a9dc(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[jj * 2048 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -1977,22 +1980,22 @@ export function matmul_1390a8a3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 2048 + (j0 + 1)];
         const b2 = b[p * 2048 + (j0 + 2)];
         const b3 = b[p * 2048 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -2017,7 +2020,7 @@ export function matmul_1390a8a3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 2048 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 2048 + jj]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -2076,22 +2079,22 @@ export function matmul_45cdc40c(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2116,7 +2119,7 @@ export function matmul_45cdc40c(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2161,22 +2164,22 @@ export function matmul_b76c81f5(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2201,7 +2204,7 @@ export function matmul_b76c81f5(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2230,7 +2233,7 @@ export function attention_grad_f8123a56(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 8 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2240,23 +2243,23 @@ export function attention_grad_f8123a56(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 512 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 1;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 1);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 1;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 1);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2302,22 +2305,22 @@ export function matmul_a172dc1c(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2342,7 +2345,7 @@ export function matmul_a172dc1c(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2387,22 +2390,22 @@ export function matmul_9bffbb1a(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2427,7 +2430,7 @@ export function matmul_9bffbb1a(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2470,7 +2473,7 @@ export function attention_grad_4d292336(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 8 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2479,26 +2482,26 @@ export function attention_grad_4d292336(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * tgt_seq + j) * 512 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 8 + h];
-          const p = Math.exp(s - rowLse);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 16))) / f32(2.0794415416798357)) * 16)) | 0), 31));
+          const s = f32(f32(dot * 1) + bias[bucket * 8 + h]);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
           dbias[bucket * 8 + h] += dsRaw;
-          const ds = dsRaw * 1;
+          const ds = f32(dsRaw * 1);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2564,24 +2567,24 @@ export function rmsnorm_grad_7b74c4ae(x: Float32Array, g: Float32Array, dy: Floa
     const o = r * 512;
     let ms = 0;
     for (let k = 0; k < 512; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 512 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 512) + f32(0.000001)))));
     const mean = 0;
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 512; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      meanDh += dh;
-      meanDhX += dh * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 512;
-    meanDhX = meanDhX / 512;
+    meanDh = f32(meanDh / 512);
+    meanDhX = f32(meanDhX / 512);
     for (let k = 0; k < 512; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0 - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - 0) - f32(xh * meanDhX));
     }
   }
 }
@@ -2623,22 +2626,22 @@ export function matmul_57277a2f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 512 + p];
         const b2 = b[(j0 + 2) * 512 + p];
         const b3 = b[(j0 + 3) * 512 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -2663,7 +2666,7 @@ export function matmul_57277a2f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 512; p++) {
-          acc += a[ii * 512 + p] * b[jj * 512 + p];
+          acc = f32(acc + f32(a[ii * 512 + p] * b[jj * 512 + p]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -2708,22 +2711,22 @@ export function matmul_1be6102e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 512 + (j0 + 1)];
         const b2 = b[p * 512 + (j0 + 2)];
         const b3 = b[p * 512 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2748,7 +2751,7 @@ export function matmul_1be6102e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 2048 + ii] * b[p * 512 + jj];
+          acc = f32(acc + f32(a[p * 2048 + ii] * b[p * 512 + jj]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2808,22 +2811,22 @@ export function matmul_cd7651af(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 2048 + p];
         const b2 = b[(j0 + 2) * 2048 + p];
         const b3 = b[(j0 + 3) * 2048 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 512 + j0] = c00;
       c[i0 * 512 + (j0 + 1)] = c01;
@@ -2848,7 +2851,7 @@ export function matmul_cd7651af(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 512; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[jj * 2048 + p];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[jj * 2048 + p]));
         }
         c[ii * 512 + jj] = acc;
       }
@@ -2893,22 +2896,22 @@ export function matmul_2fd78d10(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 2048 + (j0 + 1)];
         const b2 = b[p * 2048 + (j0 + 2)];
         const b3 = b[p * 2048 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -2933,7 +2936,7 @@ export function matmul_2fd78d10(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 512 + ii] * b[p * 2048 + jj];
+          acc = f32(acc + f32(a[p * 512 + ii] * b[p * 2048 + jj]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -2962,7 +2965,7 @@ export function attention_grad_0f2faa9e(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * src_seq + qi) * 8 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -2972,26 +2975,26 @@ export function attention_grad_0f2faa9e(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 512 + kh * 64;
             let dot = 0;
             for (let e = 0; e < 64; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 8 + h];
-            const p = Math.exp(s - rowLse);
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 8))) / f32(2.772588722239781)) * 8)) | 0), 15));
+            const s = f32(f32(dot * 1) + bias[bucket * 8 + h]);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 64; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
             dbias[bucket * 8 + h] += dsRaw;
-            const ds = dsRaw * 1;
+            const ds = f32(dsRaw * 1);
             for (let e = 0; e < 64; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -3024,9 +3027,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -3036,17 +3039,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -3058,6 +3061,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

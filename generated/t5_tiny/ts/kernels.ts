@@ -2,6 +2,9 @@
 // 66 kernels: 229 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -49,7 +52,7 @@ export function embedding_d13eaaef(table: Float32Array, ids: Int32Array, y: Floa
 export function dropout_2cca1ff6(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 0, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 0, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -66,12 +69,12 @@ export function rmsnorm_d76734aa(x: Float32Array, g: Float32Array, y: Float32Arr
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0;
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -113,22 +116,22 @@ export function matmul_012bb775(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -153,7 +156,7 @@ export function matmul_012bb775(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -185,27 +188,27 @@ export function attention_9b00ef60(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 4 + h];
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 8))) / f32(2.772588722239781)) * 8)) | 0), 15));
+            const s = f32(f32(dot * 1) + bias[bucket * 4 + h]);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * src_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -221,7 +224,7 @@ export function attention_9b00ef60(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_c101af6f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 1, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 1, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -241,12 +244,12 @@ export function add_norm_94402a08(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += sum[o + k] * sum[o + k];
+      ms = f32(ms + f32(sum[o + k] * sum[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0;
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -288,22 +291,22 @@ export function matmul_b17f0516(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 256 + (j0 + 1)];
         const b2 = b[p * 256 + (j0 + 2)];
         const b3 = b[p * 256 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -328,7 +331,7 @@ export function matmul_b17f0516(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 256 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 256 + jj]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -346,7 +349,7 @@ export function matmul_b17f0516(a: Float32Array, b: Float32Array, c: Float32Arra
 export function act_dd8bdb9e(x0: Float32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 256;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
+    y[o] = f32(0.5 * x0[o]) * f32(1 + f32(erf(f32(x0[o] * f32(0.7071067811865476)))));
   }
 }
 
@@ -401,22 +404,22 @@ export function matmul_b7dc5215(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -441,7 +444,7 @@ export function matmul_b7dc5215(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 256; p++) {
-          acc += a[ii * 256 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 256 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -459,7 +462,7 @@ export function matmul_b7dc5215(a: Float32Array, b: Float32Array, c: Float32Arra
 export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 2, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 2, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -473,7 +476,7 @@ export function dropout_05237bb2(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 3, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 3, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -487,7 +490,7 @@ export function dropout_1a6311da(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_24ced3b8(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, src_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * src_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 4, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 4, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -518,7 +521,7 @@ export function embedding_2a7f1fb9(table: Float32Array, ids: Int32Array, y: Floa
 export function dropout_dcee674d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 5, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 5, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -535,12 +538,12 @@ export function rmsnorm_f574b0b1(x: Float32Array, g: Float32Array, y: Float32Arr
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 128; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + 0;
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -582,22 +585,22 @@ export function matmul_81e6eea2(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -622,7 +625,7 @@ export function matmul_81e6eea2(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -653,26 +656,26 @@ export function attention_c4dacaa7(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * tgt_seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 4 + h];
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 16))) / f32(2.0794415416798357)) * 16)) | 0), 31));
+          const s = f32(f32(dot * 1) + bias[bucket * 4 + h]);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 32; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -688,7 +691,7 @@ export function attention_c4dacaa7(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_74b87e8f(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 6, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 6, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -708,12 +711,12 @@ export function add_norm_701eeaf6(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += sum[o + k] * sum[o + k];
+      ms = f32(ms + f32(sum[o + k] * sum[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     for (let k = 0; k < 128; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + 0;
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + 0;
     }
   }
 }
@@ -742,25 +745,25 @@ export function attention_68d47ff4(q: Float32Array, k: Float32Array, v: Float32A
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 1;
+            const s = f32(dot * 1);
             const mNew = Math.max(m, s);
-            const corr = Math.exp(m - mNew);
-            const p = Math.exp(s - mNew);
-            l = l * corr + p;
-            const pv = p * 1;
+            const corr = f32(Math.exp(f32(m - mNew)));
+            const p = f32(Math.exp(f32(s - mNew)));
+            l = f32(f32(l * corr) + p);
+            const pv = f32(p * 1);
             for (let e = 0; e < 32; e++) {
-              out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+              out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
             }
             m = mNew;
           }
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 32; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * tgt_seq + qi) * 4 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -776,7 +779,7 @@ export function attention_68d47ff4(q: Float32Array, k: Float32Array, v: Float32A
 export function dropout_9cc74130(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 7, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 7, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -817,22 +820,22 @@ export function matmul_20a151e3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 256 + (j0 + 1)];
         const b2 = b[p * 256 + (j0 + 2)];
         const b3 = b[p * 256 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -857,7 +860,7 @@ export function matmul_20a151e3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[p * 256 + jj];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[p * 256 + jj]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -875,7 +878,7 @@ export function matmul_20a151e3(a: Float32Array, b: Float32Array, c: Float32Arra
 export function act_fa1eb43d(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 256;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = 0.5 * x0[o] * (1 + erf(x0[o] * 0.7071067811865476));
+    y[o] = f32(0.5 * x0[o]) * f32(1 + f32(erf(f32(x0[o] * f32(0.7071067811865476)))));
   }
 }
 
@@ -930,22 +933,22 @@ export function matmul_a481b0de(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -970,7 +973,7 @@ export function matmul_a481b0de(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 256; p++) {
-          acc += a[ii * 256 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 256 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -988,7 +991,7 @@ export function matmul_a481b0de(a: Float32Array, b: Float32Array, c: Float32Arra
 export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 8, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 8, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1002,7 +1005,7 @@ export function dropout_1fedddab(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 9, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 9, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1016,7 +1019,7 @@ export function dropout_5acaea5a(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 10, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 10, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1030,7 +1033,7 @@ export function dropout_e13fda2d(x: Float32Array, seed: Int32Array, y: Float32Ar
 export function dropout_8a803a04(x: Float32Array, seed: Int32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 128;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 128, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = (hashUniform(seed[0], 11, o) < 0.1 ? 0 : x[o] * 1.1111111111111112);
+    y[o] = (hashUniform(seed[0], 11, o) < f32(0.1) ? 0 : f32(x[o] * f32(1.1111111111111112)));
   }
 }
 
@@ -1071,22 +1074,22 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 2048 + j0] = c00;
       c[i0 * 2048 + (j0 + 1)] = c01;
@@ -1111,7 +1114,7 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 2048; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 2048 + jj] = acc;
       }
@@ -1129,7 +1132,7 @@ export function matmul_201b1914(a: Float32Array, b: Float32Array, c: Float32Arra
 export function scale_e9ac0031(x0: Float32Array, y: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   const __count = batch * tgt_seq * 2048;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 2048, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    y[o] = x0[o] * 0.08838834764831843;
+    y[o] = x0[o] * f32(0.08838834764831843);
   }
 }
 
@@ -1142,7 +1145,7 @@ export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -1155,12 +1158,12 @@ export function softmax_xent_1377baec(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 2048; c++) {
-        sum += Math.exp(logits[r * 2048 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2048 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 2048 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 2048 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -1185,10 +1188,10 @@ export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch * tgt_seq, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -1204,10 +1207,10 @@ export function softmax_xent_grad_deabc15b(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 2048; c++) {
-        sum += Math.exp(logits[r * 2048 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 2048 + c] - max))));
       }
       for (let c = 0; c < 2048; c++) {
-        dlogits[r * 2048 + c] = (Math.exp(logits[r * 2048 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 2048 + c] = f32(f32(f32(Math.exp(f32(logits[r * 2048 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -1250,22 +1253,22 @@ export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1290,7 +1293,7 @@ export function matmul_341b5710(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 2048; p++) {
-          acc += a[ii * 2048 + p] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[ii * 2048 + p] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1335,22 +1338,22 @@ export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1375,7 +1378,7 @@ export function matmul_5e28d9fc(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 2048 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 2048 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1396,24 +1399,24 @@ export function rmsnorm_grad_0d950918(x: Float32Array, g: Float32Array, dy: Floa
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      meanDh += dh;
-      meanDhX += dh * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0 - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - 0) - f32(xh * meanDhX));
     }
   }
 }
@@ -1455,22 +1458,22 @@ export function matmul_82f329ae(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -1495,7 +1498,7 @@ export function matmul_82f329ae(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -1540,22 +1543,22 @@ export function matmul_a4aa8560(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1580,7 +1583,7 @@ export function matmul_a4aa8560(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 256 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 256 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1599,7 +1602,7 @@ export function act_grad_2ee0a367(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * tgt_seq * 256;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * tgt_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -1640,22 +1643,22 @@ export function matmul_83abac6e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 256 + p];
         const b2 = b[(j0 + 2) * 256 + p];
         const b3 = b[(j0 + 3) * 256 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1680,7 +1683,7 @@ export function matmul_83abac6e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 256; p++) {
-          acc += a[ii * 256 + p] * b[jj * 256 + p];
+          acc = f32(acc + f32(a[ii * 256 + p] * b[jj * 256 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1725,22 +1728,22 @@ export function matmul_3ec96b9e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 256 + (j0 + 1)];
         const b2 = b[p * 256 + (j0 + 2)];
         const b3 = b[p * 256 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -1765,7 +1768,7 @@ export function matmul_3ec96b9e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 256 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 256 + jj]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -1824,22 +1827,22 @@ export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1864,7 +1867,7 @@ export function matmul_279d5b7e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1909,22 +1912,22 @@ export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -1949,7 +1952,7 @@ export function matmul_106cb61b(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * tgt_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -1978,7 +1981,7 @@ export function attention_grad_68d2e018(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -1988,23 +1991,23 @@ export function attention_grad_68d2e018(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
-            const s = dot * 1;
-            const p = Math.exp(s - rowLse);
+            const s = f32(dot * 1);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
-            const ds = dsRaw * 1;
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
+            const ds = f32(dsRaw * 1);
             for (let e = 0; e < 32; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2050,22 +2053,22 @@ export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2090,7 +2093,7 @@ export function matmul_cceb7483(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2135,22 +2138,22 @@ export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2175,7 +2178,7 @@ export function matmul_a90277c4(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2218,7 +2221,7 @@ export function attention_grad_dc62a4cd(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * tgt_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2227,26 +2230,26 @@ export function attention_grad_dc62a4cd(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * tgt_seq + j) * 128 + kh * 32;
           let dot = 0;
           for (let e = 0; e < 32; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
           const rAbs = Math.max(-(j - qi), 0);
-          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(Math.log(rAbs / 16) / 2.0794415416798357 * 16) | 0), 31));
-          const s = dot * 1 + bias[bucket * 4 + h];
-          const p = Math.exp(s - rowLse);
+          const bucket = (rAbs < 16 ? rAbs : Math.min(16 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 16))) / f32(2.0794415416798357)) * 16)) | 0), 31));
+          const s = f32(f32(dot * 1) + bias[bucket * 4 + h]);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 32; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
           dbias[bucket * 4 + h] += dsRaw;
-          const ds = dsRaw * 1;
+          const ds = f32(dsRaw * 1);
           for (let e = 0; e < 32; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -2312,24 +2315,24 @@ export function rmsnorm_grad_2bc5040a(x: Float32Array, g: Float32Array, dy: Floa
     const o = r * 128;
     let ms = 0;
     for (let k = 0; k < 128; k++) {
-      ms += x[o + k] * x[o + k];
+      ms = f32(ms + f32(x[o + k] * x[o + k]));
     }
-    const rstd = 1 / Math.sqrt(ms / 128 + 0.000001);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(ms / 128) + f32(0.000001)))));
     const mean = 0;
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
-      meanDh += dh;
-      meanDhX += dh * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 128;
-    meanDhX = meanDhX / 128;
+    meanDh = f32(meanDh / 128);
+    meanDhX = f32(meanDhX / 128);
     for (let k = 0; k < 128; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - 0 - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - 0) - f32(xh * meanDhX));
     }
   }
 }
@@ -2371,22 +2374,22 @@ export function matmul_dd47cef8(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 128 + p];
         const b2 = b[(j0 + 2) * 128 + p];
         const b3 = b[(j0 + 3) * 128 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -2411,7 +2414,7 @@ export function matmul_dd47cef8(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < 128; p++) {
-          acc += a[ii * 128 + p] * b[jj * 128 + p];
+          acc = f32(acc + f32(a[ii * 128 + p] * b[jj * 128 + p]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -2456,22 +2459,22 @@ export function matmul_f44e4a40(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 128 + (j0 + 1)];
         const b2 = b[p * 128 + (j0 + 2)];
         const b3 = b[p * 128 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2496,7 +2499,7 @@ export function matmul_f44e4a40(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 256 + ii] * b[p * 128 + jj];
+          acc = f32(acc + f32(a[p * 256 + ii] * b[p * 128 + jj]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2515,7 +2518,7 @@ export function act_grad_d5d4e29b(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * src_seq * 256;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * src_seq * 256, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -2556,22 +2559,22 @@ export function matmul_745ea686(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 256 + p];
         const b2 = b[(j0 + 2) * 256 + p];
         const b3 = b[(j0 + 3) * 256 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 128 + j0] = c00;
       c[i0 * 128 + (j0 + 1)] = c01;
@@ -2596,7 +2599,7 @@ export function matmul_745ea686(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 128; jj++) {
         let acc = 0;
         for (let p = 0; p < 256; p++) {
-          acc += a[ii * 256 + p] * b[jj * 256 + p];
+          acc = f32(acc + f32(a[ii * 256 + p] * b[jj * 256 + p]));
         }
         c[ii * 128 + jj] = acc;
       }
@@ -2641,22 +2644,22 @@ export function matmul_cd442322(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 256 + (j0 + 1)];
         const b2 = b[p * 256 + (j0 + 2)];
         const b3 = b[p * 256 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 256 + j0] = c00;
       c[i0 * 256 + (j0 + 1)] = c01;
@@ -2681,7 +2684,7 @@ export function matmul_cd442322(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 256; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * src_seq; p++) {
-          acc += a[p * 128 + ii] * b[p * 256 + jj];
+          acc = f32(acc + f32(a[p * 128 + ii] * b[p * 256 + jj]));
         }
         c[ii * 256 + jj] = acc;
       }
@@ -2710,7 +2713,7 @@ export function attention_grad_eab9f56b(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * src_seq + qi) * 4 + h];
         let rowDot = 0;
         for (let e = 0; e < 32; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 32; e++) {
           dq[qo + e] = 0;
@@ -2720,26 +2723,26 @@ export function attention_grad_eab9f56b(q: Float32Array, k: Float32Array, v: Flo
             const ko = (b * src_seq + j) * 128 + kh * 32;
             let dot = 0;
             for (let e = 0; e < 32; e++) {
-              dot += q[qo + e] * k[ko + e];
+              dot = f32(dot + f32(q[qo + e] * k[ko + e]));
             }
             const rAbs = Math.abs(j - qi);
-            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(Math.log(rAbs / 8) / 2.772588722239781 * 8) | 0), 15));
-            const s = dot * 1 + bias[bucket * 4 + h];
-            const p = Math.exp(s - rowLse);
+            const bucket = (j - qi > 0 ? 16 : 0) + (rAbs < 8 ? rAbs : Math.min(8 + (Math.floor(f32(f32(f32(Math.log(f32(f32(rAbs) / 8))) / f32(2.772588722239781)) * 8)) | 0), 15));
+            const s = f32(f32(dot * 1) + bias[bucket * 4 + h]);
+            const p = f32(Math.exp(f32(s - rowLse)));
             let dov = 0;
             for (let e = 0; e < 32; e++) {
-              dov += dOut[qo + e] * v[ko + e];
+              dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
             }
             const keepj = 1;
-            const dpj = dov * keepj;
-            const pk = p * keepj;
-            const dsRaw = p * (dpj - rowDot);
+            const dpj = f32(dov * keepj);
+            const pk = f32(p * keepj);
+            const dsRaw = f32(p * f32(dpj - rowDot));
             dbias[bucket * 4 + h] += dsRaw;
-            const ds = dsRaw * 1;
+            const ds = f32(dsRaw * 1);
             for (let e = 0; e < 32; e++) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
+              dv[ko + e] += f32(pk * dOut[qo + e]);
+              dq[qo + e] += f32(ds * k[ko + e]);
+              dk[ko + e] += f32(ds * q[qo + e]);
             }
           }
         }
@@ -2772,9 +2775,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -2784,17 +2787,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -2806,6 +2809,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }

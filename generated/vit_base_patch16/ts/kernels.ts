@@ -2,6 +2,9 @@
 // 41 kernels: 442 steps of forward, loss and backward, then the optimizer.
 /* eslint-disable */
 
+/** Rounds a float64 to float32: every f32 operation's result passes through it. */
+const f32 = Math.fround;
+
 /** erf, Abramowitz & Stegun 7.1.26: absolute error below 1.5e-7, about one f32 ulp near 1. */
 function erf(x: number): number {
   const s = x < 0 ? -1 : 1;
@@ -83,54 +86,54 @@ export function matmul_epilogue_da28ff0f(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -139,9 +142,9 @@ export function matmul_epilogue_da28ff0f(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -210,17 +213,17 @@ export function layernorm_8c2528e4(x: Float32Array, g: Float32Array, b: Float32A
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     for (let k = 0; k < 768; k++) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y[o + k] = f32(f32(f32(x[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -262,54 +265,54 @@ export function matmul_epilogue_f089f302(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -318,9 +321,9 @@ export function matmul_epilogue_f089f302(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -350,24 +353,24 @@ export function attention_33be6111(q: Float32Array, k: Float32Array, v: Float32A
           const ko = (b * 197 + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
+          const s = f32(dot * 0.125);
           const mNew = Math.max(m, s);
-          const corr = Math.exp(m - mNew);
-          const p = Math.exp(s - mNew);
-          l = l * corr + p;
-          const pv = p * 1;
+          const corr = f32(Math.exp(f32(m - mNew)));
+          const p = f32(Math.exp(f32(s - mNew)));
+          l = f32(f32(l * corr) + p);
+          const pv = f32(p * 1);
           for (let e = 0; e < 64; e++) {
-            out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+            out[qo + e] = f32(out[qo + e] * corr) + f32(pv * v[ko + e]);
           }
           m = mNew;
         }
-        const inv = (l > 0 ? 1 / l : 0);
+        const inv = (l > 0 ? f32(1 / l) : 0);
         for (let e = 0; e < 64; e++) {
           out[qo + e] = out[qo + e] * inv;
         }
-        lse[(b * 197 + qi) * 12 + h] = (l > 0 ? m + Math.log(l) : 0);
+        lse[(b * 197 + qi) * 12 + h] = (l > 0 ? f32(m + f32(Math.log(l))) : 0);
       }
     }
   }
@@ -389,17 +392,17 @@ export function add_norm_c026f137(x: Float32Array, y: Float32Array, g: Float32Ar
     }
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += sum[o + k];
+      rowSum = f32(rowSum + sum[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = sum[o + k] - mean;
-      variance += c * c;
+      const c = f32(sum[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     for (let k = 0; k < 768; k++) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out[o + k] = f32(f32(f32(sum[o + k] - mean) * rstd) * g[k]) + b[k];
     }
   }
 }
@@ -441,71 +444,71 @@ export function matmul_epilogue_eb9916cf(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 3072 + j0] = pre00;
-      post[i0 * 3072 + j0] = 0.5 * pre00 * (1 + erf(pre00 * 0.7071067811865476));
-      const pre01 = c01 + bias[j0 + 1];
+      post[i0 * 3072 + j0] = f32(0.5 * pre00) * f32(1 + f32(erf(f32(pre00 * f32(0.7071067811865476)))));
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 3072 + (j0 + 1)] = pre01;
-      post[i0 * 3072 + (j0 + 1)] = 0.5 * pre01 * (1 + erf(pre01 * 0.7071067811865476));
-      const pre02 = c02 + bias[j0 + 2];
+      post[i0 * 3072 + (j0 + 1)] = f32(0.5 * pre01) * f32(1 + f32(erf(f32(pre01 * f32(0.7071067811865476)))));
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 3072 + (j0 + 2)] = pre02;
-      post[i0 * 3072 + (j0 + 2)] = 0.5 * pre02 * (1 + erf(pre02 * 0.7071067811865476));
-      const pre03 = c03 + bias[j0 + 3];
+      post[i0 * 3072 + (j0 + 2)] = f32(0.5 * pre02) * f32(1 + f32(erf(f32(pre02 * f32(0.7071067811865476)))));
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 3072 + (j0 + 3)] = pre03;
-      post[i0 * 3072 + (j0 + 3)] = 0.5 * pre03 * (1 + erf(pre03 * 0.7071067811865476));
-      const pre10 = c10 + bias[j0];
+      post[i0 * 3072 + (j0 + 3)] = f32(0.5 * pre03) * f32(1 + f32(erf(f32(pre03 * f32(0.7071067811865476)))));
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 3072 + j0] = pre10;
-      post[(i0 + 1) * 3072 + j0] = 0.5 * pre10 * (1 + erf(pre10 * 0.7071067811865476));
-      const pre11 = c11 + bias[j0 + 1];
+      post[(i0 + 1) * 3072 + j0] = f32(0.5 * pre10) * f32(1 + f32(erf(f32(pre10 * f32(0.7071067811865476)))));
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
-      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5 * pre11 * (1 + erf(pre11 * 0.7071067811865476));
-      const pre12 = c12 + bias[j0 + 2];
+      post[(i0 + 1) * 3072 + (j0 + 1)] = f32(0.5 * pre11) * f32(1 + f32(erf(f32(pre11 * f32(0.7071067811865476)))));
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
-      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5 * pre12 * (1 + erf(pre12 * 0.7071067811865476));
-      const pre13 = c13 + bias[j0 + 3];
+      post[(i0 + 1) * 3072 + (j0 + 2)] = f32(0.5 * pre12) * f32(1 + f32(erf(f32(pre12 * f32(0.7071067811865476)))));
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
-      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5 * pre13 * (1 + erf(pre13 * 0.7071067811865476));
-      const pre20 = c20 + bias[j0];
+      post[(i0 + 1) * 3072 + (j0 + 3)] = f32(0.5 * pre13) * f32(1 + f32(erf(f32(pre13 * f32(0.7071067811865476)))));
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 3072 + j0] = pre20;
-      post[(i0 + 2) * 3072 + j0] = 0.5 * pre20 * (1 + erf(pre20 * 0.7071067811865476));
-      const pre21 = c21 + bias[j0 + 1];
+      post[(i0 + 2) * 3072 + j0] = f32(0.5 * pre20) * f32(1 + f32(erf(f32(pre20 * f32(0.7071067811865476)))));
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
-      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5 * pre21 * (1 + erf(pre21 * 0.7071067811865476));
-      const pre22 = c22 + bias[j0 + 2];
+      post[(i0 + 2) * 3072 + (j0 + 1)] = f32(0.5 * pre21) * f32(1 + f32(erf(f32(pre21 * f32(0.7071067811865476)))));
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
-      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5 * pre22 * (1 + erf(pre22 * 0.7071067811865476));
-      const pre23 = c23 + bias[j0 + 3];
+      post[(i0 + 2) * 3072 + (j0 + 2)] = f32(0.5 * pre22) * f32(1 + f32(erf(f32(pre22 * f32(0.7071067811865476)))));
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
-      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5 * pre23 * (1 + erf(pre23 * 0.7071067811865476));
-      const pre30 = c30 + bias[j0];
+      post[(i0 + 2) * 3072 + (j0 + 3)] = f32(0.5 * pre23) * f32(1 + f32(erf(f32(pre23 * f32(0.7071067811865476)))));
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 3072 + j0] = pre30;
-      post[(i0 + 3) * 3072 + j0] = 0.5 * pre30 * (1 + erf(pre30 * 0.7071067811865476));
-      const pre31 = c31 + bias[j0 + 1];
+      post[(i0 + 3) * 3072 + j0] = f32(0.5 * pre30) * f32(1 + f32(erf(f32(pre30 * f32(0.7071067811865476)))));
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
-      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5 * pre31 * (1 + erf(pre31 * 0.7071067811865476));
-      const pre32 = c32 + bias[j0 + 2];
+      post[(i0 + 3) * 3072 + (j0 + 1)] = f32(0.5 * pre31) * f32(1 + f32(erf(f32(pre31 * f32(0.7071067811865476)))));
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
-      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5 * pre32 * (1 + erf(pre32 * 0.7071067811865476));
-      const pre33 = c33 + bias[j0 + 3];
+      post[(i0 + 3) * 3072 + (j0 + 2)] = f32(0.5 * pre32) * f32(1 + f32(erf(f32(pre32 * f32(0.7071067811865476)))));
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
-      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5 * pre33 * (1 + erf(pre33 * 0.7071067811865476));
+      post[(i0 + 3) * 3072 + (j0 + 3)] = f32(0.5 * pre33) * f32(1 + f32(erf(f32(pre33 * f32(0.7071067811865476)))));
     }
   }
   if (part === parts - 1) {
@@ -513,11 +516,11 @@ export function matmul_epilogue_eb9916cf(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 3072 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 3072 + jj] = pree;
-        post[ii * 3072 + jj] = 0.5 * pree * (1 + erf(pree * 0.7071067811865476));
+        post[ii * 3072 + jj] = f32(0.5 * pree) * f32(1 + f32(erf(f32(pree * f32(0.7071067811865476)))));
       }
     }
   }
@@ -560,54 +563,54 @@ export function matmul_epilogue_5fd7cf2e(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 768 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 768 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 768 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 768 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 768 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 768 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 768 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
     }
   }
@@ -616,9 +619,9 @@ export function matmul_epilogue_5fd7cf2e(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[p * 768 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 768 + jj] = pree;
       }
     }
@@ -678,54 +681,54 @@ export function matmul_epilogue_1b79029d(a: Float32Array, b: Float32Array, bias:
         const b1 = b[p * 1000 + (j0 + 1)];
         const b2 = b[p * 1000 + (j0 + 2)];
         const b3 = b[p * 1000 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
-      const pre00 = c00 + bias[j0];
+      const pre00 = f32(c00 + bias[j0]);
       c[i0 * 1000 + j0] = pre00;
-      const pre01 = c01 + bias[j0 + 1];
+      const pre01 = f32(c01 + bias[j0 + 1]);
       c[i0 * 1000 + (j0 + 1)] = pre01;
-      const pre02 = c02 + bias[j0 + 2];
+      const pre02 = f32(c02 + bias[j0 + 2]);
       c[i0 * 1000 + (j0 + 2)] = pre02;
-      const pre03 = c03 + bias[j0 + 3];
+      const pre03 = f32(c03 + bias[j0 + 3]);
       c[i0 * 1000 + (j0 + 3)] = pre03;
-      const pre10 = c10 + bias[j0];
+      const pre10 = f32(c10 + bias[j0]);
       c[(i0 + 1) * 1000 + j0] = pre10;
-      const pre11 = c11 + bias[j0 + 1];
+      const pre11 = f32(c11 + bias[j0 + 1]);
       c[(i0 + 1) * 1000 + (j0 + 1)] = pre11;
-      const pre12 = c12 + bias[j0 + 2];
+      const pre12 = f32(c12 + bias[j0 + 2]);
       c[(i0 + 1) * 1000 + (j0 + 2)] = pre12;
-      const pre13 = c13 + bias[j0 + 3];
+      const pre13 = f32(c13 + bias[j0 + 3]);
       c[(i0 + 1) * 1000 + (j0 + 3)] = pre13;
-      const pre20 = c20 + bias[j0];
+      const pre20 = f32(c20 + bias[j0]);
       c[(i0 + 2) * 1000 + j0] = pre20;
-      const pre21 = c21 + bias[j0 + 1];
+      const pre21 = f32(c21 + bias[j0 + 1]);
       c[(i0 + 2) * 1000 + (j0 + 1)] = pre21;
-      const pre22 = c22 + bias[j0 + 2];
+      const pre22 = f32(c22 + bias[j0 + 2]);
       c[(i0 + 2) * 1000 + (j0 + 2)] = pre22;
-      const pre23 = c23 + bias[j0 + 3];
+      const pre23 = f32(c23 + bias[j0 + 3]);
       c[(i0 + 2) * 1000 + (j0 + 3)] = pre23;
-      const pre30 = c30 + bias[j0];
+      const pre30 = f32(c30 + bias[j0]);
       c[(i0 + 3) * 1000 + j0] = pre30;
-      const pre31 = c31 + bias[j0 + 1];
+      const pre31 = f32(c31 + bias[j0 + 1]);
       c[(i0 + 3) * 1000 + (j0 + 1)] = pre31;
-      const pre32 = c32 + bias[j0 + 2];
+      const pre32 = f32(c32 + bias[j0 + 2]);
       c[(i0 + 3) * 1000 + (j0 + 2)] = pre32;
-      const pre33 = c33 + bias[j0 + 3];
+      const pre33 = f32(c33 + bias[j0 + 3]);
       c[(i0 + 3) * 1000 + (j0 + 3)] = pre33;
     }
   }
@@ -734,9 +737,9 @@ export function matmul_epilogue_1b79029d(a: Float32Array, b: Float32Array, bias:
       for (let jj = 0; jj < 1000; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[p * 1000 + jj];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[p * 1000 + jj]));
         }
-        const pree = acc + bias[jj];
+        const pree = f32(acc + bias[jj]);
         c[ii * 1000 + jj] = pree;
       }
     }
@@ -752,7 +755,7 @@ export function softmax_xent_49385b13(logits: Float32Array, targets: Int32Array,
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
   let total = 0;
@@ -765,12 +768,12 @@ export function softmax_xent_49385b13(logits: Float32Array, targets: Int32Array,
       }
       let sum = 0;
       for (let c = 0; c < 1000; c++) {
-        sum += Math.exp(logits[r * 1000 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 1000 + c] - max))));
       }
-      total += max + Math.log(sum) - logits[r * 1000 + t];
+      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 1000 + t]));
     }
   }
-  loss[0] = (count > 0 ? total / count : 0);
+  loss[0] = (count > 0 ? f32(total / count) : 0);
 }
 
 /**
@@ -795,10 +798,10 @@ export function softmax_xent_grad_02cef379(logits: Float32Array, targets: Int32A
   let count = 0;
   for (let r = 0; r < batch; r++) {
     if (targets[r] !== -100) {
-      count += 1;
+      count = f32(count + 1);
     }
   }
-  const scale = (count > 0 ? dloss[0] / count : 0);
+  const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch;
   for (let r = (((__count * part) / (parts)) | 0); r < Math.min(batch, (((__count * (part + 1)) / (parts)) | 0)); r++) {
     const t = targets[r];
@@ -814,10 +817,10 @@ export function softmax_xent_grad_02cef379(logits: Float32Array, targets: Int32A
       }
       let sum = 0;
       for (let c = 0; c < 1000; c++) {
-        sum += Math.exp(logits[r * 1000 + c] - max);
+        sum = f32(sum + f32(Math.exp(f32(logits[r * 1000 + c] - max))));
       }
       for (let c = 0; c < 1000; c++) {
-        dlogits[r * 1000 + c] = (Math.exp(logits[r * 1000 + c] - max) / sum - (c === t ? 1 : 0)) * scale;
+        dlogits[r * 1000 + c] = f32(f32(f32(Math.exp(f32(logits[r * 1000 + c] - max))) / sum) - (c === t ? 1 : 0)) * scale;
       }
     }
   }
@@ -876,22 +879,22 @@ export function matmul_6f2d911e(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 1000 + p];
         const b2 = b[(j0 + 2) * 1000 + p];
         const b3 = b[(j0 + 3) * 1000 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -916,7 +919,7 @@ export function matmul_6f2d911e(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 1000; p++) {
-          acc += a[ii * 1000 + p] * b[jj * 1000 + p];
+          acc = f32(acc + f32(a[ii * 1000 + p] * b[jj * 1000 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -961,22 +964,22 @@ export function matmul_bd2e88bd(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 1000 + (j0 + 1)];
         const b2 = b[p * 1000 + (j0 + 2)];
         const b3 = b[p * 1000 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 1000 + j0] = c00;
       c[i0 * 1000 + (j0 + 1)] = c01;
@@ -1001,7 +1004,7 @@ export function matmul_bd2e88bd(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 1000; jj++) {
         let acc = 0;
         for (let p = 0; p < batch; p++) {
-          acc += a[p * 768 + ii] * b[p * 1000 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 1000 + jj]));
         }
         c[ii * 1000 + jj] = acc;
       }
@@ -1039,30 +1042,30 @@ export function layernorm_grad_23c1d51b(x: Float32Array, g: Float32Array, dy: Fl
     const o = r * 768;
     let rowSum = 0;
     for (let k = 0; k < 768; k++) {
-      rowSum += x[o + k];
+      rowSum = f32(rowSum + x[o + k]);
     }
-    const mean = rowSum / 768;
+    const mean = f32(rowSum / 768);
     let variance = 0;
     for (let k = 0; k < 768; k++) {
-      const c = x[o + k] - mean;
-      variance += c * c;
+      const c = f32(x[o + k] - mean);
+      variance = f32(variance + f32(c * c));
     }
-    const rstd = 1 / Math.sqrt(variance / 768 + 1e-12);
+    const rstd = f32(1 / f32(Math.sqrt(f32(f32(variance / 768) + f32(1e-12)))));
     let meanDh = 0;
     let meanDhX = 0;
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      const dh = dy[o + k] * g[k];
-      dg[k] += dy[o + k] * xh;
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      const dh = f32(dy[o + k] * g[k]);
+      dg[k] += f32(dy[o + k] * xh);
       db[k] += dy[o + k];
-      meanDh += dh;
-      meanDhX += dh * xh;
+      meanDh = f32(meanDh + dh);
+      meanDhX = f32(meanDhX + f32(dh * xh));
     }
-    meanDh = meanDh / 768;
-    meanDhX = meanDhX / 768;
+    meanDh = f32(meanDh / 768);
+    meanDhX = f32(meanDhX / 768);
     for (let k = 0; k < 768; k++) {
-      const xh = (x[o + k] - mean) * rstd;
-      dx[o + k] = rstd * (dy[o + k] * g[k] - meanDh - xh * meanDhX);
+      const xh = f32(f32(x[o + k] - mean) * rstd);
+      dx[o + k] = rstd * f32(f32(f32(dy[o + k] * g[k]) - meanDh) - f32(xh * meanDhX));
     }
   }
 }
@@ -1120,22 +1123,22 @@ export function matmul_b9fc60c3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -1160,7 +1163,7 @@ export function matmul_b9fc60c3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -1205,22 +1208,22 @@ export function matmul_972be4a3(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1245,7 +1248,7 @@ export function matmul_972be4a3(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * 197; p++) {
-          acc += a[p * 3072 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 3072 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1264,7 +1267,7 @@ export function act_grad_fa55d28e(x0: Float32Array, x1: Float32Array, y: Float32
   const __count = batch * 197 * 3072;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(batch * 197 * 3072, (((__count * (part + 1)) / (parts)) | 0)); o++) {
     const x = x0[o];
-    y[o] = (0.5 * (1 + erf(x * 0.7071067811865476)) + x * (0.3989422804014327 * Math.exp((-0.5) * (x * x)))) * x1[o];
+    y[o] = f32(f32(0.5 * f32(1 + f32(erf(f32(x * f32(0.7071067811865476)))))) + f32(x * f32(f32(0.3989422804014327) * f32(Math.exp(f32((-0.5) * f32(x * x))))))) * x1[o];
   }
 }
 
@@ -1321,22 +1324,22 @@ export function matmul_ecf28add(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 3072 + p];
         const b2 = b[(j0 + 2) * 3072 + p];
         const b3 = b[(j0 + 3) * 3072 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1361,7 +1364,7 @@ export function matmul_ecf28add(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 3072; p++) {
-          acc += a[ii * 3072 + p] * b[jj * 3072 + p];
+          acc = f32(acc + f32(a[ii * 3072 + p] * b[jj * 3072 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1406,22 +1409,22 @@ export function matmul_f792104f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 3072 + (j0 + 1)];
         const b2 = b[p * 3072 + (j0 + 2)];
         const b3 = b[p * 3072 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 3072 + j0] = c00;
       c[i0 * 3072 + (j0 + 1)] = c01;
@@ -1446,7 +1449,7 @@ export function matmul_f792104f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 3072; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * 197; p++) {
-          acc += a[p * 768 + ii] * b[p * 3072 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 3072 + jj]));
         }
         c[ii * 3072 + jj] = acc;
       }
@@ -1505,22 +1508,22 @@ export function matmul_09ac2417(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1545,7 +1548,7 @@ export function matmul_09ac2417(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1590,22 +1593,22 @@ export function matmul_53d6738f(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1630,7 +1633,7 @@ export function matmul_53d6738f(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * 197; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1659,7 +1662,7 @@ export function attention_grad_fe635bec(q: Float32Array, k: Float32Array, v: Flo
         const rowLse = lse[(b * 197 + qi) * 12 + h];
         let rowDot = 0;
         for (let e = 0; e < 64; e++) {
-          rowDot += dOut[qo + e] * out[qo + e];
+          rowDot = f32(rowDot + f32(dOut[qo + e] * out[qo + e]));
         }
         for (let e = 0; e < 64; e++) {
           dq[qo + e] = 0;
@@ -1668,23 +1671,23 @@ export function attention_grad_fe635bec(q: Float32Array, k: Float32Array, v: Flo
           const ko = (b * 197 + j) * 768 + kh * 64;
           let dot = 0;
           for (let e = 0; e < 64; e++) {
-            dot += q[qo + e] * k[ko + e];
+            dot = f32(dot + f32(q[qo + e] * k[ko + e]));
           }
-          const s = dot * 0.125;
-          const p = Math.exp(s - rowLse);
+          const s = f32(dot * 0.125);
+          const p = f32(Math.exp(f32(s - rowLse)));
           let dov = 0;
           for (let e = 0; e < 64; e++) {
-            dov += dOut[qo + e] * v[ko + e];
+            dov = f32(dov + f32(dOut[qo + e] * v[ko + e]));
           }
           const keepj = 1;
-          const dpj = dov * keepj;
-          const pk = p * keepj;
-          const dsRaw = p * (dpj - rowDot);
-          const ds = dsRaw * 0.125;
+          const dpj = f32(dov * keepj);
+          const pk = f32(p * keepj);
+          const dsRaw = f32(p * f32(dpj - rowDot));
+          const ds = f32(dsRaw * 0.125);
           for (let e = 0; e < 64; e++) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv[ko + e] += f32(pk * dOut[qo + e]);
+            dq[qo + e] += f32(ds * k[ko + e]);
+            dk[ko + e] += f32(ds * q[qo + e]);
           }
         }
       }
@@ -1796,22 +1799,22 @@ export function matmul_98442371(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[(j0 + 1) * 768 + p];
         const b2 = b[(j0 + 2) * 768 + p];
         const b3 = b[(j0 + 3) * 768 + p];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1836,7 +1839,7 @@ export function matmul_98442371(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < 768; p++) {
-          acc += a[ii * 768 + p] * b[jj * 768 + p];
+          acc = f32(acc + f32(a[ii * 768 + p] * b[jj * 768 + p]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1881,22 +1884,22 @@ export function matmul_9cc3e394(a: Float32Array, b: Float32Array, c: Float32Arra
         const b1 = b[p * 768 + (j0 + 1)];
         const b2 = b[p * 768 + (j0 + 2)];
         const b3 = b[p * 768 + (j0 + 3)];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
+        c00 = f32(c00 + f32(a0 * b0));
+        c01 = f32(c01 + f32(a0 * b1));
+        c02 = f32(c02 + f32(a0 * b2));
+        c03 = f32(c03 + f32(a0 * b3));
+        c10 = f32(c10 + f32(a1 * b0));
+        c11 = f32(c11 + f32(a1 * b1));
+        c12 = f32(c12 + f32(a1 * b2));
+        c13 = f32(c13 + f32(a1 * b3));
+        c20 = f32(c20 + f32(a2 * b0));
+        c21 = f32(c21 + f32(a2 * b1));
+        c22 = f32(c22 + f32(a2 * b2));
+        c23 = f32(c23 + f32(a2 * b3));
+        c30 = f32(c30 + f32(a3 * b0));
+        c31 = f32(c31 + f32(a3 * b1));
+        c32 = f32(c32 + f32(a3 * b2));
+        c33 = f32(c33 + f32(a3 * b3));
       }
       c[i0 * 768 + j0] = c00;
       c[i0 * 768 + (j0 + 1)] = c01;
@@ -1921,7 +1924,7 @@ export function matmul_9cc3e394(a: Float32Array, b: Float32Array, c: Float32Arra
       for (let jj = 0; jj < 768; jj++) {
         let acc = 0;
         for (let p = 0; p < batch * 196; p++) {
-          acc += a[p * 768 + ii] * b[p * 768 + jj];
+          acc = f32(acc + f32(a[p * 768 + ii] * b[p * 768 + jj]));
         }
         c[ii * 768 + jj] = acc;
       }
@@ -1936,9 +1939,9 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
     const g = grads[o];
     sumsq += g * g;
   }
-  const norm = Math.sqrt(sumsq);
+  const norm = f32(Math.sqrt(sumsq));
   clip[1] = norm;
-  clip[0] = (max_norm > 0 && norm > max_norm ? max_norm / (norm + 0.000001) : 1);
+  clip[0] = (f32(max_norm) > 0 && norm > f32(max_norm) ? f32(f32(max_norm) / f32(norm + f32(0.000001))) : 1);
 }
 
 /**
@@ -1948,17 +1951,17 @@ export function opt_grad_norm(grads: Float32Array, clip: Float32Array, n: number
  */
 export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32Array, vv: Float32Array, decay: Float32Array, clip: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weight_decay: number, step: number, part: number = 0, parts: number = 1): void {
   const scale = clip[0];
-  const bc1 = 1 - Math.pow(beta1, step);
-  const bc2 = 1 - Math.pow(beta2, step);
+  const bc1 = f32(1 - f32(Math.pow(f32(beta1), f32(step))));
+  const bc2 = f32(1 - f32(Math.pow(f32(beta2), f32(step))));
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    const g = grads[o] * scale;
-    const mo = beta1 * m[o] + (1 - beta1) * g;
-    const vo = beta2 * vv[o] + (1 - beta2) * g * g;
+    const g = f32(grads[o] * scale);
+    const mo = f32(f32(f32(beta1) * m[o]) + f32(f32(1 - f32(beta1)) * g));
+    const vo = f32(f32(f32(beta2) * vv[o]) + f32(f32(f32(1 - f32(beta2)) * g) * g));
     m[o] = mo;
     vv[o] = vo;
     const p = params[o];
-    params[o] = p - lr * weight_decay * (decay[o] * p) - lr * (mo / bc1) / (Math.sqrt(vo / bc2) + eps);
+    params[o] = f32(p - f32(f32(f32(lr) * f32(weight_decay)) * f32(decay[o] * p))) - f32(f32(f32(lr) * f32(mo / bc1)) / f32(f32(Math.sqrt(f32(vo / bc2))) + f32(eps)));
   }
 }
 
@@ -1970,6 +1973,6 @@ export function opt_adamw(params: Float32Array, grads: Float32Array, m: Float32A
 export function opt_accumulate(acc: Float32Array, grads: Float32Array, n: number, scale: number, first: number, part: number = 0, parts: number = 1): void {
   const __count = n;
   for (let o = (((__count * part) / (parts)) | 0); o < Math.min(n, (((__count * (part + 1)) / (parts)) | 0)); o++) {
-    acc[o] = (first !== 0 ? 0 : acc[o]) + scale * grads[o];
+    acc[o] = (f32(first) !== 0 ? 0 : acc[o]) + f32(f32(scale) * grads[o]);
   }
 }
