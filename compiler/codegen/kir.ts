@@ -24,8 +24,9 @@ export type ElemType = 'f32' | 'i32';
  *  four f32 lanes. */
 export type ScalarType = ElemType | 'f64';
 export type KType = ScalarType | 'f32x4';
-/** The type of an expression: a local's type, or the truth value of a comparison. */
-export type EType = KType | 'bool';
+/** The type of an expression: a local's type, or the truth value of a comparison (`bool4`:
+ *  of a lane-wise comparison of f32x4, for a lane-wise select). */
+export type EType = KType | 'bool' | 'bool4';
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '<' | '<=' | '>' | '>=' | '==' | '!=' | '&&' | '||';
 export type MathFn = 'exp' | 'log' | 'sqrt' | 'tanh' | 'erf' | 'max' | 'min' | 'abs' | 'floor' | 'sin' | 'cos' | 'pow' | 'idiv' | 'hash_uniform';
 
@@ -204,7 +205,7 @@ const COMPARE = new Set(['<', '<=', '>', '>=', '==', '!=']);
 /** Math functions on floats only; max, min and abs take either type (both operands alike). */
 const FLOAT_FN = new Set(['exp', 'log', 'sqrt', 'tanh', 'erf', 'floor', 'sin', 'cos', 'pow']);
 /** The functions that also apply lane-wise to f32x4 (a target with vectors implements them). */
-export const VECTOR_FN = new Set<MathFn>(['exp', 'tanh', 'sqrt', 'max', 'min']);
+export const VECTOR_FN = new Set<MathFn>(['exp', 'tanh', 'erf', 'sqrt', 'max', 'min']);
 
 /** The type of an expression; throws KernelTypeError on mixed or ill-typed operands. */
 export function typeOf(e: KExpr, env: TypeEnv): EType {
@@ -228,7 +229,7 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
     }
     case 'neg': {
       const t = typeOf(e.a, env);
-      if (t === 'bool') fail('negation of a comparison');
+      if (t === 'bool' || t === 'bool4') fail('negation of a comparison');
       return t;
     }
     case 'vload':
@@ -243,24 +244,27 @@ export function typeOf(e: KExpr, env: TypeEnv): EType {
       return 'f32';
     case 'cast': {
       const t = typeOf(e.a, env);
-      if (t === 'bool' || t === 'f32x4') fail(`cast of ${t}`);
+      if (t === 'bool' || t === 'bool4' || t === 'f32x4') fail(`cast of ${t}`);
       if (t === e.t) fail(`cast of ${t} to itself`);
       return e.t;
     }
     case 'select': {
-      if (typeOf(e.c, env) !== 'bool') fail('select condition is not a comparison');
+      const c = typeOf(e.c, env);
+      if (c !== 'bool' && c !== 'bool4') fail('select condition is not a comparison');
       const [a, b] = [typeOf(e.a, env), typeOf(e.b, env)];
-      if (a !== b || a === 'bool') fail(`select between ${a} and ${b}`);
+      if (a !== b || a === 'bool' || a === 'bool4') fail(`select between ${a} and ${b}`);
+      // Lane-wise: a vector condition picks between vectors, a scalar one between scalars.
+      if ((c === 'bool4') !== (a === 'f32x4')) fail(`select between ${a} values on a ${c} condition`);
       return a;
     }
     case 'bin': {
       const [a, b] = [typeOf(e.a, env), typeOf(e.b, env)];
       if (e.op === '&&' || e.op === '||') {
-        if (a !== 'bool' || b !== 'bool') fail(`\`${e.op}\` of ${a} and ${b}`);
-        return 'bool';
+        if (a !== b || (a !== 'bool' && a !== 'bool4')) fail(`\`${e.op}\` of ${a} and ${b}`);
+        return a;
       }
-      if (a !== b || a === 'bool') fail(`\`${e.op}\` mixes ${a} and ${b}`);
-      if (COMPARE.has(e.op)) return a === 'f32x4' ? fail('comparison of vectors') : 'bool';
+      if (a !== b || a === 'bool' || a === 'bool4') fail(`\`${e.op}\` mixes ${a} and ${b}`);
+      if (COMPARE.has(e.op)) return a === 'f32x4' ? 'bool4' : 'bool';
 
       if (!ARITH.has(e.op)) fail(`unknown operator ${e.op}`);
       if (e.op === '%' && a !== 'i32') fail('`%` of floats');

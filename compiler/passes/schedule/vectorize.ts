@@ -1,10 +1,10 @@
 // Vectorization of innermost loops, for targets with 128-bit vectors (f32x4): a loop whose
-// body only loads, does + − × ÷ (and exp, tanh, sqrt, max, min) on f32, stores along the loop (stride 1) and accumulates
+// body only loads, does + − × ÷ (and exp, tanh, erf, sqrt, max, min, comparisons and selects) on f32, stores along the loop (stride 1) and accumulates
 // into outer f32 locals runs four iterations at a time — loads along the loop become vector
 // loads, loads that do not move become broadcasts, each accumulator gets a vector partner
 // summed across lanes after the loop — and the iterations left over (trip count not a
 // multiple of four) run as the original scalar loop. Loops with anything else (other calls,
-// selects, conditions, integer locals, gathers, stores that do not move along the loop)
+// integer comparisons, conditions, integer locals, gathers, stores that do not move along the loop)
 // stay scalar. The attention, norm and softmax loops over head_dim / d_model are the ones
 // this reaches. `vectorExpr` and `stride` serve the SIMD tiles too (simd-tile.ts).
 import { add, bin, declared, f, hsum, i, let_, mentions, set, splat, sub, substitute, v, vload, walkKernel, VECTOR_FN, type ElemType, type KExpr, type Kernel, type KStmt, type KType } from '../../codegen/kir.ts';
@@ -39,9 +39,10 @@ export function vectorize() {
  * `e` as four lanes along `iv`: loads of f32 buffers with stride 1 in `iv` become vector
  * loads and loads that do not move become broadcasts (their index may not read a name
  * `local` gives a vector for), f32 constants and scalar arguments become broadcasts, names
- * become what `local` says (a vector, or 'splat' for a scalar to broadcast), and + − × ÷
- * and negation and the VECTOR_FN calls keep their shape. Undefined for anything else (another
- * call, a select, a gather).
+ * become what `local` says (a vector, or 'splat' for a scalar to broadcast), and + − × ÷,
+ * negation, the VECTOR_FN calls, comparisons of floats (lane masks, `bool4`) and selects on
+ * them keep their shape. Undefined for anything else (another call, an integer comparison,
+ * a gather).
  * `at` rewrites the indices (a tile's row and first column).
  */
 export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>, local: (name: string) => KExpr | 'splat' | undefined, at: (idx: KExpr) => KExpr = (x) => x): KExpr | undefined {
@@ -65,9 +66,15 @@ export function vectorExpr(e: KExpr, iv: string, buffers: Map<string, ElemType>,
         return a && bin('-', splat({ k: 'num', v: 0, t: 'f32' }), a);
       }
       case 'bin': {
-        if (!['+', '-', '*', '/'].includes(x.op)) return undefined;
+        // Arithmetic, lane-wise comparisons of floats (a mask per lane) and their && / ||.
+        if (!['+', '-', '*', '/', '<', '<=', '>', '>=', '==', '!=', '&&', '||'].includes(x.op)) return undefined;
         const [a, b] = [vec(x.a), vec(x.b)];
         return a && b ? { ...x, a, b } : undefined;
+      }
+      case 'select': {
+        // A lane-wise choice: relu, its derivative, masks.
+        const [c, a, b] = [vec(x.c), vec(x.a), vec(x.b)];
+        return c && a && b ? { ...x, c, a, b } : undefined;
       }
       case 'call': {
         if (!VECTOR_FN.has(x.fn)) return undefined;

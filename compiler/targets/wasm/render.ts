@@ -134,7 +134,7 @@ function addHelpers(m: binaryen.Module): void {
   ], binaryen.f32));
 }
 
-/** exp and tanh on f32x4, for vectorized loops and epilogues, in f32 arithmetic (the
+/** exp, tanh and erf on f32x4, for vectorized loops and epilogues, in f32 arithmetic (the
  *  scalar functions above work in float64, which on vectors costs several times more: two
  *  f64x2 halves, and V8 expands f64x2 min/max and conversions into instruction sequences).
  *  exp: Cephes' expf — n = round(x·log₂e) by the 1.5·2²³ trick (which also gives n as an
@@ -164,6 +164,25 @@ function addVectorHelpers(m: binaryen.Module): void {
     set(5, m.f32x4.add(m.f32x4.add(m.f32x4.mul(m.f32x4.mul(horner([1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1], () => get(3)), get(3)), get(3)), get(3)), F(1))),
     // 2ⁿ = 2^(n >> 1) · 2^(n − (n >> 1)): each factor a normal f32 for n in [−150, 129].
     m.f32x4.mul(m.f32x4.mul(get(5), pow2(m.i32x4.shr_s(get(4), m.i32.const(1)))), pow2(m.i32x4.sub(get(4), m.i32x4.shr_s(get(4), m.i32.const(1))))),
+  ], V));
+  // erf4: locals 0 x, 1 |x|, 2 t, 3 x². Abramowitz & Stegun 7.1.26, the scalar erf's formula,
+  // in f32: sign(x) · (1 − t·P(t)·e^{−x²}) with t = 1 / (1 + 0.3275911·|x|) — except below
+  // |x| = 0.5, where 1 − (a number near 1) would cancel in f32: there erf's Taylor series,
+  // x · (2/√π) · (1 − x²/3 + x⁴/10 − x⁶/42 + x⁸/216 − x¹⁰/1320), within 2e-8 of erf.
+  const taylor = [-1 / 1320, 1 / 216, -1 / 42, 1 / 10, -1 / 3, 1].map((c) => c * (2 / Math.sqrt(Math.PI)));
+  m.addFunction('erf4', V, V, [V, V, V], m.block(null, [
+    set(1, m.f32x4.abs(get(0))),
+    set(3, m.f32x4.mul(get(0), get(0))),
+    set(2, m.f32x4.div(F(1), m.f32x4.add(F(1), m.f32x4.mul(F(0.3275911), get(1))))),
+    m.v128.bitselect(
+      m.f32x4.mul(get(0), horner(taylor, () => get(3))),
+      m.v128.bitselect(
+        get(0),
+        m.f32x4.sub(F(1), m.f32x4.mul(m.f32x4.mul(horner([1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592], () => get(2)), get(2)), m.call('exp4', [m.f32x4.neg(get(3))], V))),
+        I(-0x80000000),
+      ),
+      m.f32x4.lt(get(1), F(0.5)),
+    ),
   ], V));
   // tanh4: locals 0 x, 1 |x|, 2 x².
   m.addFunction('tanh4', V, V, [V, V], m.block(null, [
@@ -346,8 +365,14 @@ class KernelEmitter {
   private arith(op: string, t: EType, a: Ref, b: Ref): Ref {
     const { m } = this;
     if (t === 'f32x4') {
-      const f = { '+': m.f32x4.add, '-': m.f32x4.sub, '*': m.f32x4.mul, '/': m.f32x4.div }[op];
+      // Comparisons give a lane mask (all ones where true), which && and || combine bitwise.
+      const f = { '+': m.f32x4.add, '-': m.f32x4.sub, '*': m.f32x4.mul, '/': m.f32x4.div, '<': m.f32x4.lt, '<=': m.f32x4.le, '>': m.f32x4.gt, '>=': m.f32x4.ge, '==': m.f32x4.eq, '!=': m.f32x4.ne }[op];
       if (!f) throw new Error(`internal: ${op} on f32x4`);
+      return f(a, b);
+    }
+    if (t === 'bool4') {
+      const f = { '&&': m.v128.and, '||': m.v128.or }[op];
+      if (!f) throw new Error(`internal: ${op} on bool4`);
       return f(a, b);
     }
     if (t === 'f64') {
@@ -409,6 +434,8 @@ class KernelEmitter {
         return from === 'f64' ? m.i32.trunc_s_sat.f64(a) : m.i32.trunc_s_sat.f32(a);
       }
       case 'select':
+        // On vectors, a lane mask picks lane by lane (bitselect takes a's bits where the mask is set).
+        if (this.typeOf(e.c, scope) === 'bool4') return m.v128.bitselect(this.expr(e.a, scope), this.expr(e.b, scope), this.expr(e.c, scope));
         return m.select(this.expr(e.c, scope), this.expr(e.a, scope), this.expr(e.b, scope));
       case 'bin':
         if (e.op === '+') {
@@ -423,7 +450,7 @@ class KernelEmitter {
         const t = this.typeOf(e.args[0], scope);
         const args = e.args.map((x) => this.expr(x, scope));
         if (t === 'f32x4') {
-          if (e.fn === 'exp' || e.fn === 'tanh') return m.call(`${e.fn}4`, args, binaryen.v128);
+          if (e.fn === 'exp' || e.fn === 'tanh' || e.fn === 'erf') return m.call(`${e.fn}4`, args, binaryen.v128);
           if (e.fn === 'sqrt') return m.f32x4.sqrt(args[0]);
           if (e.fn === 'max') return m.f32x4.max(args[0], args[1]);
           if (e.fn === 'min') return m.f32x4.min(args[0], args[1]);
