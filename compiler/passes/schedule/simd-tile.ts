@@ -1,5 +1,5 @@
 // SIMD register tiling of contraction nests (kir.ts matchContraction), for targets with
-// 128-bit vectors (f32x4). Two layouts vectorize without packing:
+// 128-bit vectors (f32x4) and per-thread scratch (kir.ts Kernel.scratch). Two layouts:
 //
 // - Y contiguous along the columns j (A·B and Aᵀ·B): a 4-row × 8-column tile of C lives in
 //   eight f32x4 accumulators; per step of p, two vector loads of Y and four broadcast
@@ -8,8 +8,10 @@
 //   accumulator over p in steps of four, summed across lanes at the end.
 //
 // Rows go in blocks of 64 (the parallel loop, split across threads), and inside a block the
-// column tiles are the outer loop: the slice of Y one column tile reads stays in cache while
-// all 16 row tiles of the block use it, instead of all of Y streaming past every row tile.
+// column tiles are the outer loop: the slice of Y one column tile reads is first packed into
+// a contiguous panel in scratch (packPanel), which stays in L1 while all 16 row tiles of the
+// block use it. 4 × 8 is the largest tile V8 keeps in registers: 5 × 8, 6 × 8 or p unrolled
+// by two (13+ live vectors) measured 2–5× slower.
 // Edges (rows past the last whole tile, columns past the last whole tile, p past the last
 // whole vector) run as scalar dot products. The epilogue runs per element, as written by
 // the builder. Contractions of any other layout keep the scalar 4×4 register tile.
