@@ -9,6 +9,7 @@ import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { add, bin, call, cast, checkKernel, dim, f, i, let_, load, loop, mul, parallelDomain, reduce, set, store, sub, v, type Kernel, type KStmt } from '../compiler/codegen/kir.ts';
 import { lowerReduce } from '../compiler/passes/schedule/lower-reduce.ts';
+import { printKernel } from '../compiler/codegen/print-kir.ts';
 import type { Target } from '../compiler/targets/target.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 
@@ -82,6 +83,11 @@ describe('kernel IR types', () => {
       store('y', i(0), v('m')),
     ]);
     expect(checkKernel(k)).toEqual([]);
+  });
+
+  it('prints a reduction that no schedule has lowered', () => {
+    const text = printKernel(kernel([reduce('m', 'max', 'o', dim('n'), load('x', v('o'))), store('y', i(0), v('m'))]));
+    expect(text).toContain('let m: f32 = reduce max o in [0, n) {\n    x[o]\n  }\n  y[0] = m');
   });
 
   it('gives the N-dim parallel index space of a kernel: attention (batch, head, query), a matmul (row, column)', () => {

@@ -80,10 +80,10 @@ const lastOf = (s: IrShape) => s[s.length - 1] as number;
 const rowsOf = (s: IrShape) => sizeExpr(s.slice(0, -1));
 const idiv = (a: KExpr, b: KExpr) => call('idiv', a, b);
 
-/** Index into `shape` (broadcast against `out`) for the flat output index `o`. */
 /** Whether `shape` is the trailing dims of `of` (a bias of activations, a position table). */
 const trailingOf = (shape: IrShape, of: IrShape) => shape.every((x, k) => x === of[of.length - shape.length + k]);
 
+/** Index into `shape` (broadcast against `out`) for the flat output index `o`. */
 function broadcastIndex(shape: IrShape, out: IrShape, o: KExpr): KExpr {
   if (shape.length === out.length && shape.every((x, k) => x === out[k])) return o;
   const n = out.length;

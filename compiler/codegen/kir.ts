@@ -119,8 +119,15 @@ export const store = (buf: string, idx: KExpr, e: KExpr, accumulate = false): KS
 export const if_ = (c: KExpr, then: KStmt[], else_?: KStmt[]): KStmt => ({ k: 'if', c, then, else: else_ });
 /** `let name = op over idx in [from, to) of e` (after `body`'s lets). */
 export const reduce = (name: string, op: ReduceOp, idx: string, to: KExpr, e: KExpr, body: KStmt[] = [], t: ScalarType = 'f32', from: KExpr = i(0)): KStmt => ({ k: 'reduce', v: name, t, op, idx, from, to, body, e });
-/** The value a reduction starts from. */
-export const reduceIdentity = (op: ReduceOp, t: ScalarType): KExpr => ({ k: 'num', v: op === '+' ? 0 : -Infinity, t });
+/** A reduction as an accumulator: the mutable local it starts as (the operation's identity)
+ *  and the statement that takes in one element. The CPU lowering and the tests' reordering
+ *  schedule wrap these in their loops. */
+export function accumulator(r: KStmt & { k: 'reduce' }): { init: KStmt; take: KStmt } {
+  return {
+    init: { k: 'let', v: r.v, t: r.t, e: { k: 'num', v: r.op === '+' ? 0 : -Infinity, t: r.t }, mutable: true },
+    take: r.op === '+' ? set(r.v, r.e, '+') : set(r.v, call('max', v(r.v), r.e)),
+  };
+}
 
 /** Constant folding of integer index arithmetic keeps generated index expressions short. */
 function fold(e: KExpr & { k: 'bin' }): KExpr {
@@ -324,6 +331,14 @@ export function checkKernel(k: Kernel): string[] {
     sc.depth.set(name, sc.par.length);
   };
   const nested = (sc: Scope, par = sc.par): Scope => ({ vars: new Map(sc.vars), par, deps: new Map(sc.deps), depth: new Map(sc.depth) });
+  // A local named like a buffer or a dim would hide it in the TypeScript target.
+  const noShadow = (name: string) => {
+    if (buffers.has(name) || k.dims.includes(name)) throw new KernelTypeError(`local \`${name}\` shadows a buffer or dim of that name`);
+  };
+  const indexBounds = (s: { from: KExpr; to: KExpr }, env: TypeEnv) => {
+    if (typeOf(s.from, env) !== 'i32' || typeOf(s.to, env) !== 'i32') throw new KernelTypeError('bounds are not i32');
+  };
+  const scratch = new Set((k.scratch ?? []).map((s) => s.name));
   const block = (stmts: KStmt[], sc: Scope, inReduce = false) => {
     const env = (): TypeEnv => ({ buffers, vars: sc.vars });
     for (const s of stmts) {
@@ -333,9 +348,7 @@ export function checkKernel(k: Kernel): string[] {
       }
       switch (s.k) {
         case 'for': {
-          guard(`loop ${s.v}`, () => {
-            if (typeOf(s.from, env()) !== 'i32' || typeOf(s.to, env()) !== 'i32') throw new KernelTypeError('bounds are not i32');
-          });
+          guard(`loop ${s.v}`, () => indexBounds(s, env()));
           const inner = nested(sc, s.parallel ? [...sc.par, s.v] : sc.par);
           declare(inner, s.v, 'i32', new Set([...depsOf(s.from, sc), ...depsOf(s.to, sc), ...(s.parallel ? [s.v] : [])]));
           block(s.body, inner);
@@ -343,8 +356,8 @@ export function checkKernel(k: Kernel): string[] {
         }
         case 'reduce': {
           guard(`reduce ${s.v}`, () => {
-            if (buffers.has(s.v) || k.dims.includes(s.v)) throw new KernelTypeError(`local \`${s.v}\` shadows a buffer or dim of that name`);
-            if (typeOf(s.from, env()) !== 'i32' || typeOf(s.to, env()) !== 'i32') throw new KernelTypeError('bounds are not i32');
+            noShadow(s.v);
+            indexBounds(s, env());
             if (s.t === 'i32' && s.op === 'max') throw new KernelTypeError('max over i32');
           });
           const inner = nested(sc);
@@ -359,8 +372,7 @@ export function checkKernel(k: Kernel): string[] {
         }
         case 'let':
           guard(`let ${s.v}`, () => {
-            // A local named like a buffer or a dim would hide it in the TypeScript target.
-            if (buffers.has(s.v) || k.dims.includes(s.v)) throw new KernelTypeError(`local \`${s.v}\` shadows a buffer or dim of that name`);
+            noShadow(s.v);
             const t = typeOf(s.e, env());
             if (t !== s.t) throw new KernelTypeError(`declared ${s.t}, value is ${t}`);
           });
@@ -390,7 +402,7 @@ export function checkKernel(k: Kernel): string[] {
             if (t !== want && !(t === 'f32x4' && want === 'f32')) throw new KernelTypeError(`buffer is ${want}, value is ${t}`);
             const deps = depsOf(s.idx, sc);
             const free = sc.par.find((p) => !deps.has(p));
-            if (free !== undefined && !(k.scratch ?? []).some((x) => x.name === s.buf)) throw new KernelTypeError(`index does not depend on parallel loop \`${free}\`: its iterations would write the same element`);
+            if (free !== undefined && !scratch.has(s.buf)) throw new KernelTypeError(`index does not depend on parallel loop \`${free}\`: its iterations would write the same element`);
           });
           break;
         case 'if':

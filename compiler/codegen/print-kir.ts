@@ -9,7 +9,6 @@ import { BIN_PRECEDENCE, type KExpr, type Kernel, type KStmt } from './kir.ts';
 /** Text that may come from a user, on one line, with invisible characters made visible. */
 const oneLine = (s: string) => escapeInvisible(s, (code) => `\\u{${code}}`);
 
-
 export function printKernelExpr(e: KExpr, parent = 0): string {
   switch (e.k) {
     case 'num':
@@ -67,6 +66,12 @@ function printStmts(stmts: KStmt[], indent: string, out: string[]): void {
           printStmts(s.else, `${indent}  `, out);
         }
         out.push(`${indent}}`);
+        break;
+      case 'reduce':
+        // Only in IR no CPU schedule has lowered yet.
+        out.push(`${indent}let ${s.v}: ${s.t} = reduce ${s.op} ${s.idx} in [${printKernelExpr(s.from)}, ${printKernelExpr(s.to)}) {`);
+        printStmts(s.body, `${indent}  `, out);
+        out.push(`${indent}  ${printKernelExpr(s.e)}`, `${indent}}`);
         break;
       case 'comment':
         out.push(`${indent}// ${oneLine(s.text)}`);

@@ -3,7 +3,7 @@
 // `parallel` marks are honest (independent iterations) computes the same under it, up to the
 // rounding of a reordered sum — which is what a GPU target, running those iterations at once
 // and reducing in a tree, relies on. Tests run the TypeScript renderer on its output.
-import { add, i, let_, loop, reduceIdentity, set, sub, v, call, type Kernel, type KExpr, type KStmt } from '../../compiler/codegen/kir.ts';
+import { accumulator, add, i, let_, loop, sub, v, type Kernel, type KExpr, type KStmt } from '../../compiler/codegen/kir.ts';
 
 const backwards = (name: string, from: KExpr, to: KExpr): KStmt => let_(name, sub(sub(add(from, to), i(1)), v(`${name}_rev`)), 'i32');
 
@@ -14,11 +14,10 @@ export function reorderParallel() {
         case 'for':
           if (s.parallel && (s.step ?? 1) === 1) return [{ ...s, v: `${s.v}_rev`, body: [backwards(s.v, s.from, s.to), ...walk(s.body)] }];
           return [{ ...s, body: walk(s.body) }];
-        case 'reduce':
-          return [
-            { k: 'let', v: s.v, t: s.t, e: reduceIdentity(s.op, s.t), mutable: true },
-            loop(`${s.idx}_rev`, s.to, [backwards(s.idx, s.from, s.to), ...walk(s.body), s.op === '+' ? set(s.v, s.e, '+') : set(s.v, call('max', v(s.v), s.e))], false, s.from),
-          ];
+        case 'reduce': {
+          const { init, take } = accumulator(s);
+          return [init, loop(`${s.idx}_rev`, s.to, [backwards(s.idx, s.from, s.to), ...walk(s.body), take], false, s.from)];
+        }
         case 'if':
           return [{ ...s, then: walk(s.then), else: s.else && walk(s.else) }];
         default:

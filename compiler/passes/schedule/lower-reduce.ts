@@ -7,17 +7,16 @@
 // (`max` becomes acc = max(acc, e), from −∞). A sequential sum in index order is what the
 // float64 reference computes too. A GPU target keeps the construct and combines partial
 // results in a tree instead.
-import { call, loop, reduceIdentity, set, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { accumulator, loop, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 export function lowerReduce() {
   const lower = (stmts: KStmt[]): KStmt[] =>
     stmts.flatMap((s): KStmt[] => {
       switch (s.k) {
-        case 'reduce':
-          return [
-            { k: 'let', v: s.v, t: s.t, e: reduceIdentity(s.op, s.t), mutable: true },
-            loop(s.idx, s.to, [...lower(s.body), s.op === '+' ? set(s.v, s.e, '+') : set(s.v, call('max', { k: 'var', name: s.v }, s.e))], false, s.from),
-          ];
+        case 'reduce': {
+          const { init, take } = accumulator(s);
+          return [init, loop(s.idx, s.to, [...lower(s.body), take], false, s.from)];
+        }
         case 'for':
           return [{ ...s, body: lower(s.body) }];
         case 'if':

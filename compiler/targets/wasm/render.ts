@@ -407,8 +407,7 @@ class KernelEmitter {
         const [off, at] = this.address(e.buf, e.idx, scope);
         return this.buffers.get(e.buf) === 'f32' ? m.f32.load(off, 4, at) : m.i32.load(off, 4, at);
       }
-      case 'vload':
-      {
+      case 'vload': {
         const [off, at] = this.address(e.buf, e.idx, scope);
         return m.v128.load(off, 4, at);
       }
