@@ -71,6 +71,16 @@ async function instantiate(binary: Uint8Array, memory: WebAssembly.Memory): Prom
  *  (test/support/reorder.ts): what the IR leaves unordered must not change the result. */
 const RUNS: Record<string, Target> = { ...TARGETS, 'ts, reordered': { ...TARGETS.ts, schedule: [reorderParallel(), ...TARGETS.ts.schedule] } };
 
+/** A scheduled kernel rendered by the TypeScript renderer and imported, from a file named
+ *  after `label` (one file per label: an import is cached by its URL). */
+async function importTs(kernel: Kernel, label: string): Promise<Record<string, (...a: unknown[]) => void>> {
+  const dir = resolve('out/test-kernels');
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${label.replace(/[^a-z0-9]+/gi, '_')}.ts`;
+  writeFileSync(file, renderTs([kernel], { header: ['test kernel'] }));
+  return (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
+}
+
 async function run(c: Case, target: string) {
   const g = new Graph('k');
   const dims = c.dims ?? {};
@@ -99,11 +109,7 @@ async function run(c: Case, target: string) {
       return new Float32Array(memory.buffer, offsets[data.length], outputs[0]).slice();
     } };
   }
-  const dir = resolve('out/test-kernels');
-  mkdirSync(dir, { recursive: true });
-  const file = `${dir}/${`${target} ${c.name}`.replace(/[^a-z0-9]+/gi, '_')}.ts`;
-  writeFileSync(file, renderTs([kernel], { header: ['test kernel'] }));
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
+  const mod = await importTs(kernel, `${target} ${c.name}`);
   const args = data.map((d) => (d instanceof Int32Array ? d : Float32Array.from(d)));
   return { want, splittable: split, run: (parts: number) => {
     const ys = outputs.map((n) => new Float32Array(n));
@@ -136,11 +142,7 @@ describe('reordered schedule', () => {
     ] };
     const results = [];
     for (const [name, t] of [['ts', TARGETS.ts], ['reordered', RUNS['ts, reordered']]] as const) {
-      const dir = resolve('out/test-kernels');
-      mkdirSync(dir, { recursive: true });
-      const file = `${dir}/prefix_${name}.ts`;
-      writeFileSync(file, renderTs([scheduled(t, k)], { header: ['test kernel'] }));
-      const mod = (await import(pathToFileURL(file).href)) as Record<string, (...a: unknown[]) => void>;
+      const mod = await importTs(scheduled(t, k), `prefix ${name}`);
       const y = new Float32Array(8);
       mod.kernel(Float32Array.from({ length: 8 }, (_, n) => n + 1), y);
       results.push([...y]);
