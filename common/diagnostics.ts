@@ -95,6 +95,9 @@ export const CODES = {
   TFM5021: { severity: 'error', title: 'non-finite weights', template: '{message}' },
   TFM5022: { severity: 'error', title: '--resume with other settings', template: '{message}' },
   TFM6001: { severity: 'error', title: 'NaN/Inf during training or in a forward pass', template: '{message}' },
+  TFM7001: { severity: 'error', title: 'no WebGPU adapter on this machine', template: '{message}' },
+  TFM7002: { severity: 'error', title: 'a generated WGSL shader does not compile on this device', template: '{message}' },
+  TFM7003: { severity: 'error', title: 'the GPU device was lost or ran out of memory', template: '{message}' },
   TFM9000: { severity: 'error', title: 'internal error: a bug of tfm', template: '{message}' },
 } as const satisfies Record<string, CodeInfo>;
 

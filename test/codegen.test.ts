@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { TARGETS } from '../compiler/targets/index.ts';
+import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { differentiate } from '../compiler/autodiff.ts';
 import { lowerModel } from '../compiler/lower.ts';
@@ -16,12 +16,12 @@ import { l2, relErr } from './support/compare.ts';
 
 /** Each target, and the wasm target's two modules: fused multiply-adds (relaxed SIMD, what
  *  runs by default where the engine has it) and SIMD128 only. */
-const VARIANTS = Object.keys(TARGETS).flatMap((t) => (t === 'wasm' ? ['wasm', 'wasm-simd128'] : [t]));
+const VARIANTS = Object.keys(CPU_TARGETS).flatMap((t) => (t === 'wasm' ? ['wasm', 'wasm-simd128'] : [t]));
 
 function compileAndLoad(spec: string, variant: string) {
   const target = variant.replace(/-simd128$/, '');
   const r = checkFiles([`specs/${spec}.tfm`]);
-  const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
+  const compiled = compile(r.models[0], CPU_TARGETS[target], r.program.sources);
   const dir = `out/test-codegen/${spec}/${variant}`;
   emit(compiled, dir);
   const { program, source } = loadCompiled(dir, target === 'wasm' ? { fma: variant === 'wasm' } : {});

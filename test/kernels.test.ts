@@ -18,6 +18,10 @@ import { runReference } from '../compiler/reference.ts';
 import { randn } from './support/random.ts';
 import { relaxedSimd, wasmBuffersStart } from '../runtime/kernels.ts';
 import { WASM_LOW_MEMORY } from '../common/program.ts';
+import { parseWgsl } from '../common/wgsl.ts';
+import { renderWgsl } from '../compiler/targets/webgpu/render.ts';
+import { prepareKernel } from '../runtime/webgpu/kernel.ts';
+import { NO_WEBGPU, gpu } from './support/webgpu.ts';
 
 interface Case {
   name: string;
@@ -109,6 +113,15 @@ async function run(c: Case, target: string) {
       return new Float32Array(memory.buffer, offsets[data.length], outputs[0]).slice();
     } };
   }
+  if (target === 'webgpu') {
+    // On the device, outputs poisoned with NaN first (an unwritten element fails the test).
+    const [wk] = parseWgsl(renderWgsl([kernel], { header: ['test kernel'] })).values();
+    const ins = data.map((d) => (d instanceof Int32Array ? d : Float32Array.from(d)));
+    const run = await prepareKernel(await gpu(), wk, [...ins, ...outputs], dims, []);
+    const got = (await run.run())[data.length];
+    run.destroy();
+    return { want, splittable: false, run: () => got };
+  }
   const mod = await importTs(kernel, `${target} ${c.name}`);
   const args = data.map((d) => (d instanceof Int32Array ? d : Float32Array.from(d)));
   return { want, splittable: split, run: (parts: number) => {
@@ -120,6 +133,7 @@ async function run(c: Case, target: string) {
 
 describe('kernels', () => {
   it.each(Object.keys(RUNS).flatMap((t) => CASES.map((c) => [t, c.name, c] as const)))('%s: %s', async (target, _name, c) => {
+    if (target === 'webgpu' && NO_WEBGPU) return;
     const { want, run: exec, splittable } = await run(c, target);
     for (const parts of splittable ? [1, 2, 3] : [1]) {
       const got = exec(parts);

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { TARGETS } from '../compiler/targets/index.ts';
+import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { tsTarget } from '../compiler/targets/ts/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { resolveShape } from '../compiler/ir.ts';
@@ -30,9 +30,9 @@ describe('PyTorch conformance (gpt_tiny)', () => {
     if (process.env.CI) expect(hasTorch, `${PYTHON} cannot import torch; ${HOW}`).toBe(true);
   });
 
-  it.skipIf(!hasTorch).each(Object.keys(TARGETS))('%s target: logits, loss, every gradient and 10 AdamW steps match PyTorch', async (target) => {
+  it.skipIf(!hasTorch).each(Object.keys(CPU_TARGETS))('%s target: logits, loss, every gradient and 10 AdamW steps match PyTorch', async (target) => {
     const r = checkFiles(['specs/gpt_tiny.tfm']);
-    const compiled = compile(r.models[0], TARGETS[target], r.program.sources);
+    const compiled = compile(r.models[0], CPU_TARGETS[target], r.program.sources);
     const dir = `out/test-torch/${target}`;
     mkdirSync(dir, { recursive: true });
     emit(compiled, `${dir}/gpt_tiny`);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { TARGETS } from '../compiler/targets/index.ts';
+import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { Executor } from '../runtime/executor.ts';
 import { initParams } from '../runtime/init.ts';
@@ -12,12 +12,12 @@ import { learningRate } from '../runtime/schedule.ts';
 
 function gptTiny(target = 'ts') {
   const r = checkFiles(['specs/gpt_tiny.tfm']);
-  emit(compile(r.models[0], TARGETS[target], r.program.sources), `out/test-training/gpt_tiny/${target}`);
+  emit(compile(r.models[0], CPU_TARGETS[target], r.program.sources), `out/test-training/gpt_tiny/${target}`);
   return loadCompiled(`out/test-training/gpt_tiny/${target}`);
 }
 
 describe('training runtime', () => {
-  it.each(Object.keys(TARGETS))('%s: accumulating 2 micro-batches of 2 gives the gradients and update of one batch of 4', async (target) => {
+  it.each(Object.keys(CPU_TARGETS))('%s: accumulating 2 micro-batches of 2 gives the gradients and update of one batch of 4', async (target) => {
     const { program, source } = gptTiny(target);
     const seq = 16;
     const tokens = Int32Array.from({ length: 4 * seq }, () => Math.floor(Math.random() * 65));
@@ -64,7 +64,7 @@ describe('training runtime', () => {
       .equals(Buffer.from(small.paramArena.buffer, small.paramArena.byteOffset, small.paramArena.byteLength))).toBe(true);
   });
 
-  it.each(Object.keys(TARGETS))('%s: two threads train bit-identically to one (splits write disjoint outputs)', async (target) => {
+  it.each(Object.keys(CPU_TARGETS))('%s: two threads train bit-identically to one (splits write disjoint outputs)', async (target) => {
     const { program, source } = gptTiny(target);
     const dims = { batch: 8, seq: 32 };
     const tokens = Int32Array.from({ length: 8 * 32 }, () => Math.floor(Math.random() * 65));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { differentiate } from '../compiler/autodiff.ts';
 import { checkFiles } from '../compiler/check.ts';
 import { compile } from '../compiler/codegen/compile.ts';
-import { TARGETS } from '../compiler/targets/index.ts';
+import { CPU_TARGETS } from '../compiler/targets/index.ts';
 import { emit } from '../compiler/codegen/emit.ts';
 import { hasKernel } from '../compiler/codegen/kernels.ts';
 import { lowerModel } from '../compiler/lower.ts';
@@ -27,11 +27,11 @@ describe('op coverage', () => {
 });
 
 describe('variant specs', () => {
-  it.each(variants.flatMap((v) => Object.keys(TARGETS).map((t) => [v, t] as const)))('%s checks clean, compiles for %s, and its generated kernels match float64', async (file, target) => {
+  it.each(variants.flatMap((v) => Object.keys(CPU_TARGETS).map((t) => [v, t] as const)))('%s checks clean, compiles for %s, and its generated kernels match float64', async (file, target) => {
     const r = checkFiles([`test/variants/${file}`]);
     expect(r.diagnostics.map((d) => d.message)).toEqual([]);
     const m = r.models[0];
-    const compiled = compile(m, TARGETS[target], r.program.sources);
+    const compiled = compile(m, CPU_TARGETS[target], r.program.sources);
     const dir = `out/test-variants/${m.model.name}/${target}`;
     emit(compiled, dir);
     const { program, source } = loadCompiled(dir);

@@ -1,0 +1,81 @@
+// The WebGPU target's file format, shared by the compiler that writes it and the runtime that
+// reads it: kernels.wgsl holds a prelude of helper functions, then one section per kernel,
+// each starting with a marker line
+//
+//     // ==== kernel <name> {"mode": "grid", "invocations": ["*", "batch", 16], …}
+//
+// whose JSON (WgslDispatch) says how to bind and dispatch it. A kernel's shader module is the
+// prelude followed by its section.
+import type { DType } from './program.ts';
+
+export const KERNEL_MARKER = '// ==== kernel ';
+export const PRELUDE_MARKER = '// ==== prelude';
+
+/** An integer expression over run-time dims that sizes a dispatch: a constant, a dim's name,
+ *  or an operation on two of them (idiv truncates, as i32 division does in the kernels). */
+export type HostExpr = number | string | ['+' | '-' | '*' | 'idiv' | 'max' | 'min', HostExpr, HostExpr];
+
+export interface WgslDispatch {
+  /** grid: one invocation per point of the kernel's parallel loops; tree: one workgroup that
+   *  reduces cooperatively; single: one invocation runs the whole kernel. */
+  mode: 'grid' | 'tree' | 'single';
+  /** How many invocations to run. */
+  invocations: HostExpr;
+  /** Invocations per workgroup (the shader's @workgroup_size). */
+  workgroup: number;
+  /** Binding k is buffer k; after them, when there are any dims or scalars, a uniform of the
+   *  dims (i32, in order) then the scalars (f32, in order), 4 bytes each. */
+  buffers: { name: string; t: DType; access: 'read' | 'write' | 'readwrite' }[];
+  dims: string[];
+  scalars: string[];
+}
+
+export function evalHostExpr(e: HostExpr, dims: Record<string, number>): number {
+  if (typeof e === 'number') return e;
+  if (typeof e === 'string') {
+    const v = dims[e];
+    if (v === undefined) throw new Error(`run-time dim \`${e}\` has no value`);
+    return v;
+  }
+  const [op, a, b] = [e[0], evalHostExpr(e[1], dims), evalHostExpr(e[2], dims)];
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case 'idiv':
+      return Math.trunc(a / b);
+    case 'max':
+      return Math.max(a, b);
+    case 'min':
+      return Math.min(a, b);
+  }
+}
+
+export interface WgslKernel {
+  name: string;
+  /** The whole shader module: the prelude, then the kernel's section. */
+  code: string;
+  dispatch: WgslDispatch;
+}
+
+/** The kernels of a kernels.wgsl file, by name. */
+export function parseWgsl(text: string): Map<string, WgslKernel> {
+  const sections = text.split(`\n${KERNEL_MARKER}`);
+  const head = sections[0];
+  const at = head.indexOf(PRELUDE_MARKER);
+  if (at < 0) throw new Error('kernels.wgsl has no prelude marker: regenerate it');
+  const prelude = head.slice(at);
+  const out = new Map<string, WgslKernel>();
+  for (const s of sections.slice(1)) {
+    const eol = s.indexOf('\n');
+    const space = s.indexOf(' ');
+    if (eol < 0 || space < 0 || space > eol) throw new Error('kernels.wgsl has a malformed kernel marker: regenerate it');
+    const name = s.slice(0, space);
+    const dispatch = JSON.parse(s.slice(space + 1, eol)) as WgslDispatch;
+    out.set(name, { name, code: `${prelude}\n${s.slice(eol + 1)}`, dispatch });
+  }
+  return out;
+}

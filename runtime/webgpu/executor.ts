@@ -1,0 +1,364 @@
+// The WebGPU executor: the program's buffers on the device (from its memory plan), one
+// compute pipeline per WGSL kernel and one bind group per program step, both created once;
+// a training step is one command buffer per micro-batch, and nothing is read back but the
+// loss and the gradient norm (and what the caller asks for). Its methods mirror the CPU
+// Executor's, made async where the device answers later.
+//
+// Parameters, gradients, Adam moments and the decay mask are each one device buffer (the
+// optimizer kernels run over all of them at once, as on the CPU). Each parameter starts at a
+// multiple of the device's storage-offset alignment so that kernels can bind it alone; the
+// gaps are zeros that the optimizer leaves at zero. On the host, `paramArena` is the CPU
+// layout (packed, program order), the one checkpoints use; uploadParams / downloadParams
+// move it across.
+import { resolveShape, type Program } from '../../common/program.ts';
+import { evalHostExpr, parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
+import { TfmError } from '../../common/errors.ts';
+import type { AdamWSettings } from '../executor.ts';
+import { gpuContext, type GpuContext } from './device.ts';
+
+interface Region {
+  buffer: GPUBuffer;
+  /** Byte offset and size of the binding. */
+  offset: number;
+  size: number;
+}
+
+interface Call {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** Workgroups in x and y (0: nothing to run). */
+  groups: [number, number];
+  /** The uniform of dims and scalars, when the kernel has one (optimizer calls rewrite it). */
+  uniform?: { buffer: GPUBuffer; data: ArrayBuffer; dims: number };
+  name: string;
+}
+
+const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, which Node has only after setup)
+const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
+const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
+
+export class GpuExecutor {
+  /** The parameters on the host, packed in program order (the CPU executor's layout). */
+  readonly paramArena: Float32Array;
+  /** Optimizer steps taken (AdamW's bias correction counts from 1). */
+  steps = 0;
+  private readonly regions: Region[];
+  private readonly calls: Call[];
+  private readonly forwardSteps: number[];
+  private readonly backwardSteps: number[];
+  private readonly opt: { gradNorm: Call; adamw: Call; gradNormAcc: Call; adamwAcc: Call; accumulate: Call };
+  /** Where each parameter starts in the device arenas, in elements. */
+  private readonly deviceOffsets: number[];
+  private readonly hostOffsets: number[];
+  private readonly arenas: { params: GPUBuffer; grads: GPUBuffer; acc: GPUBuffer; m: GPUBuffer; v: GPUBuffer; decay: GPUBuffer; clip: GPUBuffer };
+  private readonly arenaElems: number;
+  private lost?: string;
+
+  private constructor(
+    readonly program: Program,
+    readonly dims: Record<string, number>,
+    readonly gpu: GpuContext,
+    kernels: Map<string, WgslKernel>,
+    pipelines: Map<string, GPUComputePipeline>,
+  ) {
+    const device = gpu.device;
+    void device.lost.then((info) => (this.lost = `${info.reason}: ${info.message}`));
+    const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
+    const align = device.limits.minStorageBufferOffsetAlignment / 4;
+    this.deviceOffsets = [];
+    this.hostOffsets = [];
+    let dev = 0;
+    let host = 0;
+    for (const p of program.params) {
+      this.deviceOffsets.push(dev);
+      this.hostOffsets.push(host);
+      const n = count(program.buffers[p.buffer].shape);
+      dev += Math.ceil(n / align) * align;
+      host += n;
+    }
+    this.arenaElems = Math.max(dev, 1);
+    this.paramArena = new Float32Array(host);
+    const make = (bytes: number, usage = STORAGE) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const arena = () => make(4 * this.arenaElems);
+    this.arenas = { params: arena(), grads: arena(), acc: arena(), m: arena(), v: arena(), decay: arena(), clip: make(8) };
+    const decay = new Float32Array(this.arenaElems);
+    program.params.forEach((p, k) => p.decay && decay.fill(1, this.deviceOffsets[k], this.deviceOffsets[k] + count(program.buffers[p.buffer].shape)));
+    device.queue.writeBuffer(this.arenas.decay, 0, decay);
+
+    // Every program buffer as a region: parameters and gradients in their arenas, planned
+    // intermediates in their memory-plan slot, the rest in buffers of their own.
+    const slots = program.memory.slots.map((s) => make(4 * count(s.shape)));
+    this.regions = program.buffers.map((b) => {
+      const bytes = 4 * count(b.shape);
+      const size = Math.max(4, bytes);
+      const pk = program.params.findIndex((p) => p.buffer === b.id);
+      if (pk >= 0) return { buffer: this.arenas.params, offset: 4 * this.deviceOffsets[pk], size };
+      const gk = program.params.findIndex((p) => p.grad === b.id);
+      if (gk >= 0) return { buffer: this.arenas.grads, offset: 4 * this.deviceOffsets[gk], size };
+      const slot = program.memory.assignment[b.id];
+      if (slot !== undefined) return { buffer: slots[slot], offset: 0, size };
+      return { buffer: make(bytes), offset: 0, size };
+    });
+
+    const call = (name: string, regions: Region[], at: Record<string, number> = dims): Call => {
+      const k = kernels.get(name);
+      if (!k) throw new Error(`kernels.wgsl has no kernel ${name}: regenerate it`);
+      const d = k.dispatch;
+      const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
+      checkAliasing(name, regions, d.buffers.map((b) => b.access !== 'read'));
+      let uniform: Call['uniform'];
+      if (d.dims.length + d.scalars.length > 0) {
+        const data = new ArrayBuffer(Math.max(16, Math.ceil((4 * (d.dims.length + d.scalars.length)) / 16) * 16));
+        const ints = new Int32Array(data);
+        d.dims.forEach((name, n) => (ints[n] = evalHostExpr(name, at)));
+        const buffer = make(data.byteLength, UNIFORM);
+        device.queue.writeBuffer(buffer, 0, data);
+        uniform = { buffer, data, dims: d.dims.length };
+        entries.push({ binding: regions.length, resource: { buffer } });
+      }
+      const invocations = evalHostExpr(d.invocations, at);
+      const wgs = Math.ceil(invocations / d.workgroup);
+      const maxX = device.limits.maxComputeWorkgroupsPerDimension;
+      const x = Math.min(wgs, maxX);
+      const pipeline = pipelines.get(name)!;
+      return { name, pipeline, bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), groups: [x, x ? Math.ceil(wgs / x) : 0], uniform };
+    };
+    this.calls = program.steps.map((s) => call(s.kernel, s.args.map((id) => this.regions[id])));
+    const whole = (b: GPUBuffer): Region => ({ buffer: b, offset: 0, size: 4 * this.arenaElems });
+    const a = this.arenas;
+    const clip: Region = { buffer: a.clip, offset: 0, size: 8 };
+    const o = program.optimizer;
+    // The optimizer kernels run over the whole arenas: n elements, gaps included.
+    const n = { n: this.arenaElems };
+    this.opt = {
+      gradNorm: call(o.gradNorm, [whole(a.grads), clip], n),
+      adamw: call(o.adamw, [whole(a.params), whole(a.grads), whole(a.m), whole(a.v), whole(a.decay), clip], n),
+      gradNormAcc: call(o.gradNorm, [whole(a.acc), clip], n),
+      adamwAcc: call(o.adamw, [whole(a.params), whole(a.acc), whole(a.m), whole(a.v), whole(a.decay), clip], n),
+      accumulate: call(o.accumulate, [whole(a.acc), whole(a.grads)], n),
+    };
+    this.forwardSteps = program.steps.flatMap((s, k) => (s.phase === 'forward' ? [k] : []));
+    this.backwardSteps = program.steps.flatMap((s, k) => (s.phase === 'backward' ? [k] : []));
+  }
+
+  /** An executor of a program whose WGSL kernels are `wgsl` (the text of kernels.wgsl). Every
+   *  shader is compiled first; a compilation error or warning is TFM7002. */
+  static async create(program: Program, wgsl: string, dims: Record<string, number>, opts: { gpu?: GpuContext } = {}): Promise<GpuExecutor> {
+    const gpu = opts.gpu ?? (await gpuContext());
+    const kernels = parseWgsl(wgsl);
+    const used = new Set([...program.steps.map((s) => s.kernel), ...Object.values(program.optimizer)]);
+    const pipelines = new Map<string, GPUComputePipeline>();
+    await Promise.all(
+      [...used].map(async (name) => {
+        const k = kernels.get(name);
+        if (!k) throw new TfmError('TFM7002', `kernels.wgsl has no kernel \`${name}\` that program.json calls: regenerate it`);
+        pipelines.set(name, await compilePipeline(gpu.device, k));
+      }),
+    );
+    gpu.device.pushErrorScope('out-of-memory');
+    const ex = new GpuExecutor(program, dims, gpu, kernels, pipelines);
+    const oom = await gpu.device.popErrorScope();
+    if (oom) throw new TfmError('TFM7003', `the device ran out of memory allocating the model's buffers (${oom.message}): use a smaller batch`);
+    return ex;
+  }
+
+  param(name: string): Float32Array {
+    const k = this.program.params.findIndex((p) => p.name === name);
+    if (k < 0) throw new Error(`program has no parameter ${name}`);
+    const n = resolveShape(this.program.buffers[this.program.params[k].buffer].shape, this.dims).reduce((a, x) => a * x, 1);
+    return this.paramArena.subarray(this.hostOffsets[k], this.hostOffsets[k] + n);
+  }
+
+  /** Writes the host parameters (paramArena) to the device. */
+  uploadParams(): void {
+    this.program.params.forEach((_, k) => {
+      const host = this.paramSlice(this.paramArena, k);
+      this.gpu.device.queue.writeBuffer(this.arenas.params, 4 * this.deviceOffsets[k], host.buffer as ArrayBuffer, host.byteOffset, host.byteLength);
+    });
+  }
+
+  /** Reads the device parameters into paramArena. */
+  async downloadParams(): Promise<Float32Array> {
+    this.unpack(await this.readRegion({ buffer: this.arenas.params, offset: 0, size: 4 * this.arenaElems }), this.paramArena);
+    return this.paramArena;
+  }
+
+  /** The gradients (or the accumulated ones), in the host layout. */
+  async readGrads(accumulated = false): Promise<Float32Array> {
+    const out = new Float32Array(this.paramArena.length);
+    this.unpack(await this.readRegion({ buffer: accumulated ? this.arenas.acc : this.arenas.grads, offset: 0, size: 4 * this.arenaElems }), out);
+    return out;
+  }
+
+  /** Writes gradients (host layout) to the device, as if the backward pass had computed them. */
+  writeGrads(host: Float32Array): void {
+    this.program.params.forEach((_, k) => {
+      const h = this.paramSlice(host, k).slice();
+      this.gpu.device.queue.writeBuffer(this.arenas.grads, 4 * this.deviceOffsets[k], h.buffer, 0, h.byteLength);
+    });
+  }
+
+  setInput(name: string, data: Int32Array | Float32Array): void {
+    const inp = this.program.inputs.find((i) => i.name === name);
+    if (!inp) throw new Error(`program has no input ${name}`);
+    const r = this.regions[inp.buffer];
+    if (data.byteLength > r.size) throw new Error(`input ${name}: ${data.length} elements, the buffer holds ${r.size / 4}`);
+    // Dawn takes no view of a SharedArrayBuffer (a CPU executor's memory): copy one.
+    const own = data.buffer instanceof ArrayBuffer ? data : data.slice();
+    this.gpu.device.queue.writeBuffer(r.buffer, r.offset, own.buffer, own.byteOffset, own.byteLength);
+  }
+
+  hasInput(name: string): boolean {
+    return this.program.inputs.some((i) => i.name === name);
+  }
+
+  /** An output (`loss`, `logits`, `grad:<param>`) as it is now on the device. */
+  async read(name: string): Promise<Float32Array | Int32Array> {
+    const id = this.program.outputs[name];
+    if (id === undefined) throw new Error(`program has no output ${name}`);
+    const bytes = await this.readRegion(this.regions[id]);
+    const n = resolveShape(this.program.buffers[id].shape, this.dims).reduce((a, x) => a * x, 1);
+    return this.program.buffers[id].dtype === 'i32' ? new Int32Array(bytes, 0, n) : new Float32Array(bytes, 0, n);
+  }
+
+  /** Runs the forward pass and the loss; returns the loss. */
+  async forward(): Promise<number> {
+    this.submit(this.forwardSteps.map((k) => this.calls[k]));
+    return (await this.read('loss'))[0];
+  }
+
+  /** Runs the backward pass (after `forward`), filling every gradient. */
+  async backward(): Promise<void> {
+    this.submit(this.backwardSteps.map((k) => this.calls[k]));
+    await this.settled();
+  }
+
+  /** One AdamW step over all parameters from the current (or accumulated) gradients; returns
+   *  the global gradient norm before clipping. */
+  async optimizerStep(s: AdamWSettings, opts: { accumulated?: boolean } = {}): Promise<number> {
+    this.submit(this.optimizerCalls(s, opts.accumulated ?? false));
+    return new Float32Array(await this.readRegion({ buffer: this.arenas.clip, offset: 0, size: 8 }))[1];
+  }
+
+  /** One training step over micro-batches, as the CPU executor's: each `load(k)` sets the
+   *  inputs of micro-batch k (with setInput); gradients are averaged; returns the mean loss
+   *  and the gradient norm. One command buffer per micro-batch; the losses are gathered on
+   *  the device and read back once, with the norm. */
+  async trainStep(micro: number, load: (k: number) => void, s: AdamWSettings): Promise<{ loss: number; gradNorm: number }> {
+    const device = this.gpu.device;
+    const losses = device.createBuffer({ size: Math.max(16, 4 * (micro + 2)), usage: STORAGE });
+    const loss = this.regions[this.program.outputs.loss];
+    for (let k = 0; k < micro; k++) {
+      load(k);
+      const calls = [...this.forwardSteps, ...this.backwardSteps].map((n) => this.calls[n]);
+      if (micro > 1) {
+        this.setScalars(this.opt.accumulate, [1 / micro, k === 0 ? 1 : 0]);
+        calls.push(this.opt.accumulate);
+      }
+      this.submit(calls, (enc) => enc.copyBufferToBuffer(loss.buffer, loss.offset, losses, 4 * k, 4));
+    }
+    this.submit(this.optimizerCalls(s, micro > 1), (enc) => enc.copyBufferToBuffer(this.arenas.clip, 0, losses, 4 * micro, 8));
+    const got = new Float32Array(await this.readRegion({ buffer: losses, offset: 0, size: 4 * (micro + 2) }));
+    losses.destroy();
+    let mean = 0;
+    for (let k = 0; k < micro; k++) mean += got[k] / micro;
+    return { loss: mean, gradNorm: got[micro + 1] };
+  }
+
+  /** Frees the device buffers (the device itself is shared by the process). */
+  destroy(): void {
+    for (const b of new Set([...this.regions.map((r) => r.buffer), ...Object.values(this.arenas)])) b.destroy();
+  }
+
+  private optimizerCalls(s: AdamWSettings, accumulated: boolean): Call[] {
+    this.steps++;
+    const norm = accumulated ? this.opt.gradNormAcc : this.opt.gradNorm;
+    const adamw = accumulated ? this.opt.adamwAcc : this.opt.adamw;
+    this.setScalars(norm, [s.maxNorm]);
+    this.setScalars(adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
+    return [norm, adamw];
+  }
+
+  private setScalars(c: Call, scalars: number[]): void {
+    const u = c.uniform!;
+    new Float32Array(u.data).set(scalars, u.dims);
+    this.gpu.device.queue.writeBuffer(u.buffer, 0, u.data);
+  }
+
+  private submit(calls: Call[], after?: (enc: GPUCommandEncoder) => void): void {
+    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+    const enc = this.gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const c of calls) {
+      if (!c.groups[0]) continue;
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(c.groups[0], c.groups[1]);
+    }
+    pass.end();
+    after?.(enc);
+    this.gpu.device.queue.submit([enc.finish()]);
+  }
+
+  private async settled(): Promise<void> {
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+  }
+
+  private async readRegion(r: Region): Promise<ArrayBuffer> {
+    const device = this.gpu.device;
+    const size = Math.ceil(r.size / 4) * 4;
+    const staging = device.createBuffer({ size, usage: READBACK });
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(r.buffer, r.offset, staging, 0, size);
+    device.queue.submit([enc.finish()]);
+    await staging.mapAsync(1 /* GPUMapMode.READ */);
+    const out = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+    return out;
+  }
+
+  private paramSlice(host: Float32Array, k: number): Float32Array {
+    const next = k + 1 < this.hostOffsets.length ? this.hostOffsets[k + 1] : host.length;
+    return host.subarray(this.hostOffsets[k], next);
+  }
+
+  private unpack(device: ArrayBuffer, host: Float32Array): void {
+    const d = new Float32Array(device);
+    this.program.params.forEach((_, k) => {
+      const h = this.paramSlice(host, k);
+      h.set(d.subarray(this.deviceOffsets[k], this.deviceOffsets[k] + h.length));
+    });
+  }
+}
+
+/** A kernel's pipeline with an explicit layout (bindings a shader leaves unused stay in it),
+ *  after its module compiled without an error or a warning. */
+async function compilePipeline(device: GPUDevice, k: WgslKernel): Promise<GPUComputePipeline> {
+  const module = device.createShaderModule({ label: k.name, code: k.code });
+  const info = await module.getCompilationInfo();
+  if (info.messages.length) {
+    const lines = info.messages.map((m) => `${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`);
+    throw new TfmError('TFM7002', `kernel ${k.name} does not compile on this device:\n${lines.join('\n')}`);
+  }
+  const d = k.dispatch;
+  const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
+  const entries: GPUBindGroupLayoutEntry[] = d.buffers.map((b, n) => ({ binding: n, visibility: COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } }));
+  if (d.dims.length + d.scalars.length > 0) entries.push({ binding: d.buffers.length, visibility: COMPUTE, buffer: { type: 'uniform' } });
+  const layout = device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
+  return device.createComputePipelineAsync({ label: k.name, layout, compute: { module, entryPoint: 'main' } });
+}
+
+/** WebGPU forbids a dispatch to bind overlapping ranges of one buffer when one of them is
+ *  writable; the memory plan never should. */
+function checkAliasing(kernel: string, regions: Region[], writable: boolean[]): void {
+  for (let a = 0; a < regions.length; a++) {
+    for (let b = a + 1; b < regions.length; b++) {
+      const [x, y] = [regions[a], regions[b]];
+      if (x.buffer !== y.buffer || !(writable[a] || writable[b])) continue;
+      if (x.offset < y.offset + y.size && y.offset < x.offset + x.size) throw new Error(`internal: kernel ${kernel} binds overlapping memory to buffers ${a} and ${b}, one of them written`);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// One WGSL kernel run by itself on given data: what the tests use to hold each kernel to the
+// float64 reference, and the benchmark to time one. Write-only buffers are poisoned with NaN
+// first, so that an element the kernel fails to write shows.
+import { evalHostExpr, type WgslKernel } from '../../common/wgsl.ts';
+import { TfmError } from '../../common/errors.ts';
+import type { GpuContext } from './device.ts';
+
+type Data = Float32Array | Int32Array;
+
+export interface KernelRun {
+  /** Runs the kernel `times` times in one submission and waits for it; returns every buffer's
+   *  contents afterwards (in binding order). */
+  run(times?: number): Promise<Data[]>;
+  destroy(): void;
+}
+
+/** Prepares `k` over `data` (binding order: an array of the buffer's type, or for a write-only
+ *  buffer its length), run-time `dims` and `scalars`. */
+export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data | number)[], dims: Record<string, number>, scalars: number[] = []): Promise<KernelRun> {
+  const device = gpu.device;
+  const d = k.dispatch;
+  if (data.length !== d.buffers.length) throw new Error(`kernel ${k.name} binds ${d.buffers.length} buffers, got ${data.length}`);
+  const module = device.createShaderModule({ label: k.name, code: k.code });
+  const info = await module.getCompilationInfo();
+  if (info.messages.length) throw new TfmError('TFM7002', `kernel ${k.name} does not compile:\n${info.messages.map((m) => `${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n')}`);
+  const buffers = data.map((x, n) => {
+    const len = typeof x === 'number' ? x : x.length;
+    const buf = device.createBuffer({ size: Math.max(16, Math.ceil((4 * len) / 16) * 16), usage: 0x80 | 0x04 | 0x08 });
+    const init = typeof x === 'number' ? (d.buffers[n].t === 'i32' ? new Int32Array(len).fill(-0x7fffffff) : new Float32Array(len).fill(NaN)) : x.buffer instanceof ArrayBuffer ? x : x.slice();
+    device.queue.writeBuffer(buf, 0, init.buffer, init.byteOffset, init.byteLength);
+    return { buf, len, t: d.buffers[n].t };
+  });
+  const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: 4 * Math.max(1, b.len) } }));
+  if (d.dims.length + d.scalars.length) {
+    const u = new ArrayBuffer(Math.max(16, Math.ceil((4 * (d.dims.length + d.scalars.length)) / 16) * 16));
+    d.dims.forEach((name, n) => (new Int32Array(u)[n] = evalHostExpr(name, dims)));
+    new Float32Array(u).set(scalars, d.dims.length);
+    const buf = device.createBuffer({ size: u.byteLength, usage: 0x40 | 0x08 });
+    device.queue.writeBuffer(buf, 0, u);
+    entries.push({ binding: buffers.length, resource: { buffer: buf } });
+  }
+  const pipeline = await device.createComputePipelineAsync({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  const wgs = Math.ceil(evalHostExpr(d.invocations, dims) / d.workgroup);
+  const x = Math.min(wgs, device.limits.maxComputeWorkgroupsPerDimension);
+  return {
+    async run(times = 1) {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      for (let t = 0; t < times && wgs > 0; t++) pass.dispatchWorkgroups(x, Math.ceil(wgs / x));
+      pass.end();
+      const staging = buffers.map((b) => {
+        const s = device.createBuffer({ size: Math.max(16, Math.ceil((4 * b.len) / 16) * 16), usage: 0x01 | 0x08 });
+        enc.copyBufferToBuffer(b.buf, 0, s, 0, s.size);
+        return s;
+      });
+      device.queue.submit([enc.finish()]);
+      const out: Data[] = [];
+      for (const [n, s] of staging.entries()) {
+        await s.mapAsync(1);
+        const bytes = s.getMappedRange().slice(0, 4 * buffers[n].len);
+        s.unmap();
+        s.destroy();
+        out.push(buffers[n].t === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes));
+      }
+      return out;
+    },
+    destroy() {
+      for (const b of buffers) b.buf.destroy();
+    },
+  };
+}
