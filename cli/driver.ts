@@ -14,9 +14,9 @@ import { emit } from '../compiler/codegen/emit.ts';
 import { lowerModel } from '../compiler/lower.ts';
 import { printGraph } from '../compiler/print.ts';
 import { COMPILER_VERSION } from '../compiler/version.ts';
-import { Executor } from '../runtime/executor.ts';
+import type { ModelRunner } from '../runtime/executor.ts';
 import { removeStaleTemporaries } from '../runtime/checkpoint.ts';
-import { loadCompiled } from '../runtime/load.ts';
+import { createRunner, loadCompiled } from '../runtime/load.ts';
 import type { TrainModel } from '../runtime/train.ts';
 
 /** Where compiled programs are kept: `$TFM_CACHE_DIR`, else `$XDG_CACHE_HOME/tfm`, else
@@ -32,9 +32,9 @@ const CACHE_ENTRIES = 64;
  *  content-addressed folder of the compile cache (written once, atomically, by whichever
  *  process gets there first; never a fresh temporary folder per run), from which this thread
  *  and the worker threads load them. */
-export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string }): Promise<Executor> {
+export async function compileExecutor(m: CheckedModel, dims: Record<string, number>, opts: { train: boolean; threads?: number; target?: string }): Promise<ModelRunner> {
   const { program, source } = loadCompiled(programDir(m, opts.train, opts.target ?? 'cpu'));
-  return Executor.create(program, source, dims, { threads: opts.threads ?? 1 });
+  return createRunner(program, source, dims, { threads: opts.threads ?? 1 });
 }
 
 /** Cache folders already compiled in this process, per model, graph (training or

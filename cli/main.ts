@@ -77,8 +77,8 @@ function summary(diags: Diagnostic[], files: number, models: number): string {
  *  renderers as `tfm check`). */
 const errorFormat = () => new Option('-f, --format <format>', 'how errors are printed').choices(['human', 'json', 'github', 'sarif']).default('human');
 
-/** `--target` of the commands that run a model: a CPU target (the GPU target runs elsewhere). */
-const runTarget = () => new Option('-t, --target <target>', `CPU target to compile for and run on (cpu: the fastest, now ${TARGET_ALIASES.cpu}; ts: the readable TypeScript reference)`).choices(['cpu', 'wasm', 'ts']).default('cpu');
+/** `--target` of the commands that run a model: a CPU target, or WebGPU. */
+const runTarget = () => new Option('-t, --target <target>', `target to compile for and run on (cpu: the fastest CPU target, now ${TARGET_ALIASES.cpu}; ts: the readable TypeScript reference; webgpu: WGSL on a WebGPU device)`).choices(['cpu', 'wasm', 'ts', 'webgpu']).default('cpu');
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;

@@ -72,11 +72,12 @@ export async function forwardCommand(spec: string, opts: { checkpoint: string; t
   try {
     const { params } = readWeights(opts.checkpoint, ex.program);
     for (const [name, t] of params) ex.param(name).set(t.data);
+    ex.push();
     ex.input('tokens').set(rows.flat());
     ex.input('targets').set(targets ? targets.flat() : rows.flat().map(() => -100));
     for (const name of ['key_mask']) if (ex.hasInput(name)) (ex.input(name) as Float32Array).fill(1);
-    const loss = ex.forward();
-    const logits = ex.output('logits') as Float32Array;
+    const loss = await ex.forward();
+    const logits = (await ex.read('logits')) as Float32Array;
     const at = logits.findIndex((x) => !Number.isFinite(x));
     if (at >= 0 || (targets && !Number.isFinite(loss))) throw new TfmError('TFM6001', `the forward pass produced a non-finite ${at >= 0 ? `logit at index ${at}` : 'loss'} from finite weights and inputs: the weights overflow float32 in this model`);
     const shape = [dims.batch, dims.seq, logits.length / (dims.batch * dims.seq)];

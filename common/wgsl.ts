@@ -2,7 +2,7 @@
 // reads it: kernels.wgsl holds a prelude of helper functions, then one section per kernel,
 // each starting with a marker line
 //
-//     // ==== kernel <name> {"mode": "grid", "invocations": ["*", "batch", 16], …}
+//     // ==== kernel <name> {"buffers": …, "phases": [{"entry": "main", "mode": "grid", "invocations": ["*", "batch", 16], …}]}
 //
 // whose JSON (WgslDispatch) says how to bind and dispatch it. A kernel's shader module is the
 // prelude followed by its section.
@@ -15,19 +15,26 @@ export const PRELUDE_MARKER = '// ==== prelude';
  *  or an operation on two of them (idiv truncates, as i32 division does in the kernels). */
 export type HostExpr = number | string | ['+' | '-' | '*' | 'idiv' | 'max' | 'min', HostExpr, HostExpr];
 
-export interface WgslDispatch {
-  /** grid: one invocation per point of the kernel's parallel loops; tree: one workgroup that
-   *  reduces cooperatively; single: one invocation runs the whole kernel. */
+/** One dispatch of a kernel: the entry point it runs and how many invocations. */
+export interface WgslPhase {
+  entry: string;
+  /** grid: one invocation per point of a parallel loop nest; tree: one workgroup that
+   *  reduces cooperatively; single: one invocation. */
   mode: 'grid' | 'tree' | 'single';
   /** How many invocations to run. */
   invocations: HostExpr;
-  /** Invocations per workgroup (the shader's @workgroup_size). */
+  /** Invocations per workgroup (the entry point's @workgroup_size). */
   workgroup: number;
+}
+
+export interface WgslDispatch {
   /** Binding k is buffer k; after them, when there are any dims or scalars, a uniform of the
    *  dims (i32, in order) then the scalars (f32, in order), 4 bytes each. */
   buffers: { name: string; t: DType; access: 'read' | 'write' | 'readwrite' }[];
   dims: string[];
   scalars: string[];
+  /** The dispatches of one call, in order (each sees what the previous ones wrote). */
+  phases: WgslPhase[];
 }
 
 export function evalHostExpr(e: HostExpr, dims: Record<string, number>): number {

@@ -19,6 +19,37 @@ export interface AdamWSettings {
   maxNorm: number;
 }
 
+/**
+ * What the training loop and the commands use of an executor, whatever runs it: host arrays
+ * of the parameters, the Adam moments and the inputs, and methods that, on a device that
+ * answers later (WebGPU), return promises — the callers await every one (on the CPU they
+ * return values). Host arrays and the device meet at two points: `push()` sends the host
+ * parameters and moments (after initialising or restoring them), `pull()` brings them back
+ * (before a checkpoint, a finiteness check or a copy to another executor); inputs go to the
+ * device with each forward pass.
+ */
+export interface ModelRunner {
+  readonly program: Program;
+  /** Optimizer steps taken (AdamW's bias correction counts from 1). */
+  steps: number;
+  readonly paramArena: Float32Array;
+  readonly mem: { m: Float32Array; v: Float32Array };
+  param(name: string): Float32Array;
+  input(name: string): Buffer;
+  hasInput(name: string): boolean;
+  /** Runs the forward pass and the loss; returns the loss. */
+  forward(): number | Promise<number>;
+  backward(): void | Promise<void>;
+  /** The global gradient norm, and the clip factor the next update uses. */
+  gradientNorm(maxNorm: number): number | Promise<number>;
+  applyUpdate(s: AdamWSettings): void | Promise<void>;
+  /** An output (`logits`, `grad:<param>`) as the last pass left it. */
+  read(name: string): Buffer | Promise<Buffer>;
+  push(): void;
+  pull(): void | Promise<void>;
+  close(): void;
+}
+
 /** Every buffer of a program for given run-time dims. */
 export interface Memory {
   buffers: Buffer[];
@@ -115,7 +146,7 @@ export function bindTasks(program: Program, kernels: KernelModule, dims: Record<
   return tasks;
 }
 
-export class Executor {
+export class Executor implements ModelRunner {
   readonly mem: Memory;
   private readonly tasks: Task[];
   private readonly scalars: Float64Array;
@@ -157,6 +188,14 @@ export class Executor {
 
   close(): void {
     this.pool?.close();
+  }
+
+  /** The host arrays are the executor's memory: nothing to move. */
+  push(): void {}
+  pull(): void {}
+
+  read(name: string): Buffer {
+    return this.output(name);
   }
 
   private run(index: number): void {

@@ -1,6 +1,6 @@
 // Seeded, deterministic parameter initialisation from the program's per-parameter rule:
 // normal(0, std) (GPT-2 / BERT: 0.02, residual projections 0.02/sqrt(2·layers)), zeros, ones.
-import type { Executor } from './executor.ts';
+import type { ModelRunner } from './executor.ts';
 
 /** A small, fast, seeded PRNG (sfc32) with Box–Muller normals. */
 export class Rng {
@@ -41,7 +41,7 @@ export class Rng {
   }
 }
 
-export function initParams(ex: Executor, seed: number): void {
+export function initParams(ex: Pick<ModelRunner, 'program' | 'param'>, seed: number): void {
   const rng = new Rng(seed);
   for (const p of ex.program.params) {
     const buf = ex.param(p.name);

@@ -23,7 +23,7 @@ export interface KernelSource {
   fma?: boolean;
 }
 
-export const KERNEL_FILES: Record<string, string> = { ts: 'kernels.ts', wasm: 'kernels.wasm' };
+export const KERNEL_FILES: Record<string, string> = { ts: 'kernels.ts', wasm: 'kernels.wasm', webgpu: 'kernels.wgsl' };
 const FMA_FILE = 'kernels.fma.wasm';
 
 export interface SourceOptions {

@@ -8,7 +8,7 @@ import { exists, LIMITS, makeFolder, readTextBounded, writeAtomically } from '..
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { resolveShape, sameShape } from '../common/program.ts';
-import type { Executor } from './executor.ts';
+import type { ModelRunner } from './executor.ts';
 import { checkpointName, listCheckpoints, readCheckpoint, removeStaleTemporaries, writeCheckpoint, type CheckpointState } from './checkpoint.ts';
 import { exportGpt, importGpt } from './hf.ts';
 import { initParams, Rng } from './init.ts';
@@ -63,7 +63,7 @@ export interface TrainModel {
   specials: string[];
   /** The architecture's identity, recorded in checkpoints. */
   specHash: string;
-  executor(dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<Executor>;
+  executor(dims: Record<string, number>, opts: { train: boolean; threads?: number }): Promise<ModelRunner>;
 }
 
 /** The settings that give a run its meaning, recorded in every checkpoint. `data` is the
@@ -199,11 +199,12 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       history = ck.state.history;
       opts.log(`resumed from ${join(opts.out, latest!)} at step ${step}`);
     } else initParams(ex, opts.seed);
+    ex.push();
 
     const naming = 'hf-gpt2' as const;
     /** Writes a checkpoint of the current step, once the guard has passed. */
-    const checkpoint = () => {
-      guard(`checkpoint ${checkpointName(step)}`);
+    const checkpoint = async () => {
+      await guard(`checkpoint ${checkpointName(step)}`);
       const params = new Map<string, NamedTensor>([...shapes].map(([name, shape]) => [name, { shape, data: ex.param(name) }]));
       return writeCheckpoint(
         opts.out,
@@ -220,7 +221,8 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
 
     /** Refuses to go on (and to save) once a weight, an Adam moment or the validation loss is
      *  not finite: the last checkpoint on disk stays the last good one. */
-    const guard = (what: string) => {
+    const guard = async (what: string) => {
+      await ex.pull();
       const param = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
       const moment = !finite(ex.mem.m) || !finite(ex.mem.v);
       const loss = valLoss !== null && !Number.isFinite(valLoss);
@@ -229,20 +231,24 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
       throw new TfmError('TFM6001', `${found} after step ${step} (the learning rate ${opts.lr} may be too high); ${what} was not written${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
     };
 
-    const evaluate = (): number => {
+    const evaluate = async (): Promise<number> => {
+      await ex.pull();
       evalEx.paramArena.set(ex.paramArena);
+      evalEx.push();
       let total = 0;
       for (const b of valBatches) {
         evalEx.input('tokens').set(b.tokens);
         evalEx.input('targets').set(b.targets);
-        total += evalEx.forward();
+        total += await evalEx.forward();
       }
       return total / valBatches.length;
     };
 
     /** Greedy continuation of the start of the validation text (argmax at the last position). */
-    const sample = (n: number): string => {
+    const sample = async (n: number): Promise<string> => {
+      await ex.pull();
       sampler.paramArena.set(ex.paramArena);
+      sampler.push();
       const ids = Array.from(valStream.subarray(0, Math.min(16, valStream.length)));
       const prompt = ids.length;
       const tokens = sampler.input('tokens') as Int32Array;
@@ -251,8 +257,8 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
         const window = ids.slice(-seq);
         tokens.fill(0);
         tokens.set(window);
-        sampler.forward();
-        const logits = sampler.output('logits') as Float32Array;
+        await sampler.forward();
+        const logits = (await sampler.read('logits')) as Float32Array;
         const row = logits.subarray((window.length - 1) * tok.vocabSize, window.length * tok.vocabSize);
         let best = 0;
         for (let c = 1; c < tok.vocabSize; c++) if (row[c] > row[best]) best = c;
@@ -281,46 +287,48 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
         if (opts.maxSeconds !== undefined && (performance.now() - started) / 1000 > opts.maxSeconds) break;
         sampleBatch(trainStream, opts.batch, seq, rng, tokens, targets);
         if (seedInput) seedInput[0] = (Math.imul(opts.seed, 1_000_003) + step) | 0;
-        const loss = ex.forward();
-        ex.backward();
-        const norm = ex.gradientNorm(settings.maxNorm);
+        const loss = await ex.forward();
+        await ex.backward();
+        const norm = await ex.gradientNorm(settings.maxNorm);
         if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
           // Name the first tensor that holds a NaN/Inf: a weight, else a gradient, else the loss.
+          await ex.pull();
           const badParam = ex.program.params.find((p) => !finite(ex.param(p.name)))?.name;
-          const badGrad = ex.program.params.find((p) => !finite(ex.grad(p.name)))?.name;
+          let badGrad: string | undefined;
+          for (const p of ex.program.params) if (!badGrad && !finite((await ex.read(`grad:${p.name}`)) as Float32Array)) badGrad = p.name;
           const what = badParam ? `parameter \`${badParam}\`` : badGrad ? `the gradient of \`${badGrad}\`` : 'the loss';
           throw new TfmError('TFM6001', `NaN/Inf in ${what} at step ${step + 1}; no update was applied and nothing was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
         }
-        ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
+        await ex.applyUpdate({ ...settings, lr: learningRate(step, { peak: opts.lr, warmupSteps: opts.warmup, totalSteps: opts.steps, minRatio: opts.minLrRatio }) });
         step++;
         trainLoss = loss;
         const evalNow = step % opts.evalEvery === 0 || step === opts.steps;
         if (evalNow) {
-          valLoss = evaluate();
-          guard('no checkpoint');
+          valLoss = await evaluate();
+          await guard('no checkpoint');
         }
         history.push([step, loss, evalNow ? valLoss : null]);
         const elapsed = (performance.now() - started) / 1000;
         bar.update(step, { loss: loss.toFixed(3), val: valLoss?.toFixed(3) ?? '-', tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
         if (evalNow) {
           plot();
-          sampleText = sample(opts.sampleTokens);
+          sampleText = await sample(opts.sampleTokens);
           bar.stop();
           opts.log(`step ${step}: val loss ${valLoss!.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
           if (step < opts.steps) bar.start(opts.steps, step, { loss: loss.toFixed(3), val: valLoss!.toFixed(3), tps: Math.round(((step - startStep) * tokensPerStep) / elapsed) });
         }
-        if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = checkpoint();
+        if (step % opts.checkpointEvery === 0 || step === opts.steps) lastCheckpoint = await checkpoint();
       }
       if (step < opts.steps && step > startStep) {
         // Stopped by --max-seconds: validate where it stands, then checkpoint.
         if (history.length && history[history.length - 1][2] === null) {
-          valLoss = evaluate();
-          guard('no checkpoint');
+          valLoss = await evaluate();
+          await guard('no checkpoint');
           history[history.length - 1][2] = valLoss;
-          sampleText = sample(opts.sampleTokens);
+          sampleText = await sample(opts.sampleTokens);
           opts.log(`step ${step}: val loss ${valLoss.toFixed(4)} (unigram entropy ${entropy.toFixed(4)}) | sample: ${JSON.stringify(sampleText)}`);
         }
-        lastCheckpoint = checkpoint();
+        lastCheckpoint = await checkpoint();
       }
     } finally {
       bar.stop();

@@ -93,7 +93,7 @@ async function run(c: Case, target: string) {
   const data = c.inputs.map((x) => (x.int ? Int32Array.from({ length: numel(x.shape, dims) }, () => Math.floor(Math.random() * x.int!)) : Float64Array.from({ length: numel(x.shape, dims) }, randn)));
   const ref = runReference(g, { params: new Map(), inputs: new Map(c.inputs.map((_, k) => [`x${k}`, data[k]])), dims });
   // As the target runs it: after its schedule (register tiling, vectorization).
-  const kernel = scheduled(RUNS[target], buildKernel(g.nodes[0], 'kernel'));
+  const kernel = scheduled(RUNS[target], buildKernel(g.nodes[0], 'kernel', new Set(RUNS[target].variants)));
   const split = parallelSplit(kernel) !== undefined;
   const outputs = g.nodes[0].outputs.map((o) => numel(o.shape, dims));
   const want = ref.get(out.id)!.data;

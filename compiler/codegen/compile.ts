@@ -69,8 +69,9 @@ export function compile(checked: CheckedModel, target: Target, sources?: SourceM
   const byBody = new Map<string, string>();
   const taken = new Set<string>();
   const steps: ProgramStep[] = [];
+  const variants = new Set(target.variants ?? []);
   graph.nodes.forEach((node) => {
-    const candidate = buildKernel(node, 'pending');
+    const candidate = buildKernel(node, 'pending', variants);
     if (candidate.buffers.length !== node.inputs.length + node.outputs.length) {
       throw new Error(`internal: kernel for ${node.op} binds ${candidate.buffers.length} buffers, the node has ${node.inputs.length} inputs and ${node.outputs.length} outputs`);
     }

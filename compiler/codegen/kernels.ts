@@ -4,7 +4,19 @@
 import type { IrShape, Node } from '../ir.ts';
 import { add, arg, bin, call, cast, contraction, dim, div, f, i, if_, let_, load, loop, mapStmts, mul, neg, reduce, select, set, sizeExpr, store, sub, toF, v, walkKernel, type KExpr, type Kernel, type KStmt } from './kir.ts';
 
-type Builder = (n: Node, name: string) => Omit<Kernel, 'name' | 'span' | 'dims'>;
+type Builder = (n: Node, name: string, variants: ReadonlySet<KernelVariant>) => Omit<Kernel, 'name' | 'span' | 'dims'>;
+
+/**
+ * Algorithms a target may ask for where the best way to compute an op differs between
+ * machines (what is computed is the same; tests hold every variant to the reference):
+ * - `attention-grad-by-keys`: the attention backward as two parallel passes — dq with one
+ *   invocation per query row, then dk and dv with one per key row, each recomputing the
+ *   scores it needs — instead of one pass per batch row that computes each score once and
+ *   accumulates dk and dv across queries (the CPU's choice: few threads, no recomputation).
+ *   A GPU needs the parallelism. Not for a relative position bias (its gradient sums over
+ *   every query and key), which keeps the one-pass kernel.
+ */
+export type KernelVariant = 'attention-grad-by-keys';
 
 export class MissingKernel extends Error {}
 
@@ -58,10 +70,10 @@ export function optimizerKernels(): Kernel[] {
   return [gradNorm, adamw, accumulate];
 }
 
-export function buildKernel(n: Node, name: string): Kernel {
+export function buildKernel(n: Node, name: string, variants: ReadonlySet<KernelVariant> = new Set()): Kernel {
   const b = BUILDERS[n.op];
   if (!b) throw new MissingKernel(`no CPU kernel for op \`${n.op}\` yet`);
-  const k = b(n, name);
+  const k = b(n, name, variants);
   return { ...k, name, span: n.span, dims: dimsOf(k.body) };
 }
 
@@ -348,6 +360,68 @@ function attentionGradKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
   };
 }
 
+/** The attention backward in two parallel passes (KernelVariant `attention-grad-by-keys`):
+ *  dq per (batch, head, query), then dk and dv per (batch, kv head, key), each pass
+ *  recomputing the scores, probabilities and row dots it needs. */
+function attentionGradByKeysKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dims'> {
+  const { hd, visible, score, heads, keep, extra, keys, H, KV, Tk, kOff, lseAt } = attentionSetup(n);
+  const a = n.attrs;
+  const scale = f(a.scale as number);
+  const Tq = n.inputs[0].shape[1];
+  const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
+  const qOff = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H * hd)), mul(v('h'), i(hd)));
+  /** dp_j, the row's log-sum-exp and its dot dOut · out, for query qi (at qo) and key j (at ko). */
+  const probability: KStmt[] = [
+    ...score(v('j')),
+    let_('p', call('exp', sub(v('s'), v('rowLse')))),
+    reduce('dov', '+', 'e', i(hd), mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e'))))),
+    let_('keepj', keep),
+    let_('ds', mul(mul(v('p'), sub(mul(v('dov'), v('keepj')), v('rowDot'))), scale)),
+  ];
+  const row: KStmt[] = [
+    let_('rowLse', load('lse', lseAt)),
+    reduce('rowDot', '+', 'e', i(hd), mul(load('dOut', add(v('qo'), v('e'))), load('out', add(v('qo'), v('e'))))),
+  ];
+  // The queries that see key j: the key loop's bounds turned around (causal: qi ≥ j; local:
+  // j ≤ qi < j + window); the other masks are the same visibility test.
+  const qFrom: KExpr = a.mask === 'causal' || a.mask === 'local' ? v('j') : i(0);
+  const qTo: KExpr = a.mask === 'local' ? call('min', d(Tq), add(v('j'), i(a.window as number))) : d(Tq);
+  const group = H / KV;
+  return {
+    doc: 'fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass\'s log-sum-exp',
+    buffers: [rd('q'), rd('k'), rd('v'), ...extra, rd('out'), rd('lse'), rd('dOut'), wr('dq'), wr('dk'), wr('dv')],
+    body: [
+      heads([
+        ...row,
+        loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
+        keys(guard([...probability, loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true)])])),
+      ], [], true),
+      loop('b', dim('batch'), [
+        loop('kh', i(KV), [
+          loop('j', d(Tk), [
+            let_('ko', kOff(v('j')), 'i32'),
+            loop('e', i(hd), [store('dk', add(v('ko'), v('e')), f(0)), store('dv', add(v('ko'), v('e')), f(0))]),
+            loop('g', i(group), [
+              let_('h', add(mul(v('kh'), i(group)), v('g')), 'i32'),
+              loop('qi', qTo, [
+                let_('qo', qOff, 'i32'),
+                ...guard([
+                  ...row,
+                  ...probability,
+                  loop('e', i(hd), [
+                    store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true),
+                    store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true),
+                  ]),
+                ]),
+              ], false, qFrom),
+            ]),
+          ], true),
+        ], true),
+      ], true),
+    ],
+  };
+}
+
 function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dims'> {
   const logits = n.inputs[0];
   const V = lastOf(logits.shape);
@@ -579,7 +653,7 @@ const BUILDERS: Record<string, Builder> = {
   layernorm_grad: normGradKernel,
   rmsnorm_grad: normGradKernel,
   attention: attentionKernel,
-  attention_grad: attentionGradKernel,
+  attention_grad: (n, _name, variants) => (variants.has('attention-grad-by-keys') && !n.attrs.has_bias ? attentionGradByKeysKernel(n) : attentionGradKernel(n)),
   softmax_xent: (n) => xentKernel(n, false),
   softmax_xent_grad: (n) => xentKernel(n, true),
   dropout: (n) => {

@@ -5,6 +5,7 @@
 // here and an entry in index.ts.
 import type { SourceMap } from '../../common/source.ts';
 import type { Kernel } from '../codegen/kir.ts';
+import type { KernelVariant } from '../codegen/kernels.ts';
 
 export interface RenderContext {
   /** Header lines for generated files: spec, compiler version. No timestamps or absolute paths. */
@@ -16,6 +17,9 @@ export interface Target {
   /** The name users write after `--target`, and the folder of its output under generated/<model>/. */
   name: string;
   description: string;
+  /** The kernel algorithms this target asks for where machines differ (kernels.ts
+   *  KernelVariant); the builders' default otherwise. */
+  variants?: KernelVariant[];
   /** Kernel-IR → kernel-IR passes that choose how each kernel runs on this target. */
   schedule: ((k: Kernel) => Kernel)[];
   /** The generated files of a compiled model, by name (program.json is written by the driver). */

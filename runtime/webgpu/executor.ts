@@ -12,8 +12,9 @@
 // move it across.
 import { resolveShape, type Program } from '../../common/program.ts';
 import { evalHostExpr, parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
+import { kernelPipelines, workgroupCounts, type KernelPipelines } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
-import type { AdamWSettings } from '../executor.ts';
+import type { AdamWSettings, ModelRunner } from '../executor.ts';
 import { gpuContext, type GpuContext } from './device.ts';
 
 interface Region {
@@ -24,10 +25,9 @@ interface Region {
 }
 
 interface Call {
-  pipeline: GPUComputePipeline;
+  /** Each phase's pipeline and workgroups in x and y (0: nothing to run), in order. */
+  phases: { pipeline: GPUComputePipeline; groups: [number, number] }[];
   bindGroup: GPUBindGroup;
-  /** Workgroups in x and y (0: nothing to run). */
-  groups: [number, number];
   /** The uniform of dims and scalars, when the kernel has one (optimizer calls rewrite it). */
   uniform?: { buffer: GPUBuffer; data: ArrayBuffer; dims: number };
   name: string;
@@ -37,9 +37,13 @@ const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferU
 const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
 const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 
-export class GpuExecutor {
+export class GpuExecutor implements ModelRunner {
   /** The parameters on the host, packed in program order (the CPU executor's layout). */
   readonly paramArena: Float32Array;
+  /** The Adam moments on the host, in the same layout (pull / push move them). */
+  readonly mem: { m: Float32Array; v: Float32Array };
+  /** The inputs on the host: each forward pass (and each micro-batch) sends them. */
+  private readonly inputs = new Map<string, Float32Array | Int32Array>();
   /** Optimizer steps taken (AdamW's bias correction counts from 1). */
   steps = 0;
   private readonly regions: Region[];
@@ -59,7 +63,7 @@ export class GpuExecutor {
     readonly dims: Record<string, number>,
     readonly gpu: GpuContext,
     kernels: Map<string, WgslKernel>,
-    pipelines: Map<string, GPUComputePipeline>,
+    pipelines: Map<string, KernelPipelines>,
   ) {
     const device = gpu.device;
     void device.lost.then((info) => (this.lost = `${info.reason}: ${info.message}`));
@@ -78,6 +82,12 @@ export class GpuExecutor {
     }
     this.arenaElems = Math.max(dev, 1);
     this.paramArena = new Float32Array(host);
+    this.mem = { m: new Float32Array(host), v: new Float32Array(host) };
+    for (const inp of program.inputs) {
+      const b = program.buffers[inp.buffer];
+      const n = count(b.shape);
+      this.inputs.set(inp.name, b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n));
+    }
     const make = (bytes: number, usage = STORAGE) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
     const arena = () => make(4 * this.arenaElems);
     this.arenas = { params: arena(), grads: arena(), acc: arena(), m: arena(), v: arena(), decay: arena(), clip: make(8) };
@@ -116,12 +126,9 @@ export class GpuExecutor {
         uniform = { buffer, data, dims: d.dims.length };
         entries.push({ binding: regions.length, resource: { buffer } });
       }
-      const invocations = evalHostExpr(d.invocations, at);
-      const wgs = Math.ceil(invocations / d.workgroup);
-      const maxX = device.limits.maxComputeWorkgroupsPerDimension;
-      const x = Math.min(wgs, maxX);
-      const pipeline = pipelines.get(name)!;
-      return { name, pipeline, bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), groups: [x, x ? Math.ceil(wgs / x) : 0], uniform };
+      const p = pipelines.get(name)!;
+      const groups = workgroupCounts(device, k, at);
+      return { name, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform };
     };
     this.calls = program.steps.map((s) => call(s.kernel, s.args.map((id) => this.regions[id])));
     const whole = (b: GPUBuffer): Region => ({ buffer: b, offset: 0, size: 4 * this.arenaElems });
@@ -147,12 +154,12 @@ export class GpuExecutor {
     const gpu = opts.gpu ?? (await gpuContext());
     const kernels = parseWgsl(wgsl);
     const used = new Set([...program.steps.map((s) => s.kernel), ...Object.values(program.optimizer)]);
-    const pipelines = new Map<string, GPUComputePipeline>();
+    const pipelines = new Map<string, KernelPipelines>();
     await Promise.all(
       [...used].map(async (name) => {
         const k = kernels.get(name);
         if (!k) throw new TfmError('TFM7002', `kernels.wgsl has no kernel \`${name}\` that program.json calls: regenerate it`);
-        pipelines.set(name, await compilePipeline(gpu.device, k));
+        pipelines.set(name, await kernelPipelines(gpu.device, k));
       }),
     );
     gpu.device.pushErrorScope('out-of-memory');
@@ -169,18 +176,19 @@ export class GpuExecutor {
     return this.paramArena.subarray(this.hostOffsets[k], this.hostOffsets[k] + n);
   }
 
-  /** Writes the host parameters (paramArena) to the device. */
-  uploadParams(): void {
-    this.program.params.forEach((_, k) => {
-      const host = this.paramSlice(this.paramArena, k);
-      this.gpu.device.queue.writeBuffer(this.arenas.params, 4 * this.deviceOffsets[k], host.buffer as ArrayBuffer, host.byteOffset, host.byteLength);
-    });
+  /** Sends the host parameters and Adam moments to the device. */
+  push(): void {
+    this.pack(this.paramArena, this.arenas.params);
+    this.pack(this.mem.m, this.arenas.m);
+    this.pack(this.mem.v, this.arenas.v);
   }
 
-  /** Reads the device parameters into paramArena. */
-  async downloadParams(): Promise<Float32Array> {
-    this.unpack(await this.readRegion({ buffer: this.arenas.params, offset: 0, size: 4 * this.arenaElems }), this.paramArena);
-    return this.paramArena;
+  /** Brings the device parameters and Adam moments to the host. */
+  async pull(): Promise<void> {
+    const whole = (buffer: GPUBuffer): Region => ({ buffer, offset: 0, size: 4 * this.arenaElems });
+    this.unpack(await this.readRegion(whole(this.arenas.params)), this.paramArena);
+    this.unpack(await this.readRegion(whole(this.arenas.m)), this.mem.m);
+    this.unpack(await this.readRegion(whole(this.arenas.v)), this.mem.v);
   }
 
   /** The gradients (or the accumulated ones), in the host layout. */
@@ -192,20 +200,18 @@ export class GpuExecutor {
 
   /** Writes gradients (host layout) to the device, as if the backward pass had computed them. */
   writeGrads(host: Float32Array): void {
-    this.program.params.forEach((_, k) => {
-      const h = this.paramSlice(host, k).slice();
-      this.gpu.device.queue.writeBuffer(this.arenas.grads, 4 * this.deviceOffsets[k], h.buffer, 0, h.byteLength);
-    });
+    this.pack(host, this.arenas.grads);
   }
 
-  setInput(name: string, data: Int32Array | Float32Array): void {
-    const inp = this.program.inputs.find((i) => i.name === name);
-    if (!inp) throw new Error(`program has no input ${name}`);
-    const r = this.regions[inp.buffer];
-    if (data.byteLength > r.size) throw new Error(`input ${name}: ${data.length} elements, the buffer holds ${r.size / 4}`);
-    // Dawn takes no view of a SharedArrayBuffer (a CPU executor's memory): copy one.
-    const own = data.buffer instanceof ArrayBuffer ? data : data.slice();
-    this.gpu.device.queue.writeBuffer(r.buffer, r.offset, own.buffer, own.byteOffset, own.byteLength);
+  /** The host array of an input (sent to the device with the next forward pass). */
+  input(name: string): Float32Array | Int32Array {
+    const b = this.inputs.get(name);
+    if (!b) throw new Error(`program has no input ${name}`);
+    return b;
+  }
+
+  setInput(name: string, data: ArrayLike<number>): void {
+    this.input(name).set(data);
   }
 
   hasInput(name: string): boolean {
@@ -223,6 +229,7 @@ export class GpuExecutor {
 
   /** Runs the forward pass and the loss; returns the loss. */
   async forward(): Promise<number> {
+    this.sendInputs();
     this.submit(this.forwardSteps.map((k) => this.calls[k]));
     return (await this.read('loss'))[0];
   }
@@ -233,11 +240,26 @@ export class GpuExecutor {
     await this.settled();
   }
 
+  /** The global gradient norm of the current (or accumulated) gradients, and the clip factor
+   *  the next update will use. */
+  async gradientNorm(maxNorm: number, accumulated = false): Promise<number> {
+    const norm = accumulated ? this.opt.gradNormAcc : this.opt.gradNorm;
+    this.setScalars(norm, [maxNorm]);
+    this.submit([norm]);
+    return new Float32Array(await this.readRegion({ buffer: this.arenas.clip, offset: 0, size: 8 }))[1];
+  }
+
+  /** The AdamW update from the gradients whose norm `gradientNorm` just took. */
+  applyUpdate(s: AdamWSettings, accumulated = false): void {
+    this.submit([this.adamwCall(s, accumulated)]);
+  }
+
   /** One AdamW step over all parameters from the current (or accumulated) gradients; returns
    *  the global gradient norm before clipping. */
   async optimizerStep(s: AdamWSettings, opts: { accumulated?: boolean } = {}): Promise<number> {
-    this.submit(this.optimizerCalls(s, opts.accumulated ?? false));
-    return new Float32Array(await this.readRegion({ buffer: this.arenas.clip, offset: 0, size: 8 }))[1];
+    const norm = await this.gradientNorm(s.maxNorm, opts.accumulated);
+    this.applyUpdate(s, opts.accumulated);
+    return norm;
   }
 
   /** One training step over micro-batches, as the CPU executor's: each `load(k)` sets the
@@ -250,6 +272,7 @@ export class GpuExecutor {
     const loss = this.regions[this.program.outputs.loss];
     for (let k = 0; k < micro; k++) {
       load(k);
+      this.sendInputs();
       const calls = [...this.forwardSteps, ...this.backwardSteps].map((n) => this.calls[n]);
       if (micro > 1) {
         this.setScalars(this.opt.accumulate, [1 / micro, k === 0 ? 1 : 0]);
@@ -257,7 +280,9 @@ export class GpuExecutor {
       }
       this.submit(calls, (enc) => enc.copyBufferToBuffer(loss.buffer, loss.offset, losses, 4 * k, 4));
     }
-    this.submit(this.optimizerCalls(s, micro > 1), (enc) => enc.copyBufferToBuffer(this.arenas.clip, 0, losses, 4 * micro, 8));
+    const norm = micro > 1 ? this.opt.gradNormAcc : this.opt.gradNorm;
+    this.setScalars(norm, [s.maxNorm]);
+    this.submit([norm, this.adamwCall(s, micro > 1)], (enc) => enc.copyBufferToBuffer(this.arenas.clip, 0, losses, 4 * micro, 8));
     const got = new Float32Array(await this.readRegion({ buffer: losses, offset: 0, size: 4 * (micro + 2) }));
     losses.destroy();
     let mean = 0;
@@ -266,17 +291,29 @@ export class GpuExecutor {
   }
 
   /** Frees the device buffers (the device itself is shared by the process). */
-  destroy(): void {
+  close(): void {
     for (const b of new Set([...this.regions.map((r) => r.buffer), ...Object.values(this.arenas)])) b.destroy();
   }
 
-  private optimizerCalls(s: AdamWSettings, accumulated: boolean): Call[] {
+  private adamwCall(s: AdamWSettings, accumulated: boolean): Call {
     this.steps++;
-    const norm = accumulated ? this.opt.gradNormAcc : this.opt.gradNorm;
     const adamw = accumulated ? this.opt.adamwAcc : this.opt.adamw;
-    this.setScalars(norm, [s.maxNorm]);
     this.setScalars(adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
-    return [norm, adamw];
+    return adamw;
+  }
+
+  private sendInputs(): void {
+    for (const [name, data] of this.inputs) {
+      const r = this.regions[this.program.inputs.find((i) => i.name === name)!.buffer];
+      this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    }
+  }
+
+  private pack(host: Float32Array, arena: GPUBuffer): void {
+    this.program.params.forEach((_, k) => {
+      const h = this.paramSlice(host, k).slice();
+      this.gpu.device.queue.writeBuffer(arena, 4 * this.deviceOffsets[k], h.buffer, 0, h.byteLength);
+    });
   }
 
   private setScalars(c: Call, scalars: number[]): void {
@@ -290,10 +327,12 @@ export class GpuExecutor {
     const enc = this.gpu.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (const c of calls) {
-      if (!c.groups[0]) continue;
-      pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, c.bindGroup);
-      pass.dispatchWorkgroups(c.groups[0], c.groups[1]);
+      for (const ph of c.phases) {
+        if (!ph.groups[0]) continue;
+        pass.setPipeline(ph.pipeline);
+        pass.dispatchWorkgroups(ph.groups[0], ph.groups[1]);
+      }
     }
     pass.end();
     after?.(enc);
@@ -332,23 +371,6 @@ export class GpuExecutor {
       h.set(d.subarray(this.deviceOffsets[k], this.deviceOffsets[k] + h.length));
     });
   }
-}
-
-/** A kernel's pipeline with an explicit layout (bindings a shader leaves unused stay in it),
- *  after its module compiled without an error or a warning. */
-async function compilePipeline(device: GPUDevice, k: WgslKernel): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: k.name, code: k.code });
-  const info = await module.getCompilationInfo();
-  if (info.messages.length) {
-    const lines = info.messages.map((m) => `${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`);
-    throw new TfmError('TFM7002', `kernel ${k.name} does not compile on this device:\n${lines.join('\n')}`);
-  }
-  const d = k.dispatch;
-  const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
-  const entries: GPUBindGroupLayoutEntry[] = d.buffers.map((b, n) => ({ binding: n, visibility: COMPUTE, buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' } }));
-  if (d.dims.length + d.scalars.length > 0) entries.push({ binding: d.buffers.length, visibility: COMPUTE, buffer: { type: 'uniform' } });
-  const layout = device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
-  return device.createComputePipelineAsync({ label: k.name, layout, compute: { module, entryPoint: 'main' } });
 }
 
 /** WebGPU forbids a dispatch to bind overlapping ranges of one buffer when one of them is

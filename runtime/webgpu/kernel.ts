@@ -2,7 +2,7 @@
 // float64 reference, and the benchmark to time one. Write-only buffers are poisoned with NaN
 // first, so that an element the kernel fails to write shows.
 import { evalHostExpr, type WgslKernel } from '../../common/wgsl.ts';
-import { TfmError } from '../../common/errors.ts';
+import { kernelPipelines, workgroupCounts } from './pipeline.ts';
 import type { GpuContext } from './device.ts';
 
 type Data = Float32Array | Int32Array;
@@ -20,9 +20,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
   const device = gpu.device;
   const d = k.dispatch;
   if (data.length !== d.buffers.length) throw new Error(`kernel ${k.name} binds ${d.buffers.length} buffers, got ${data.length}`);
-  const module = device.createShaderModule({ label: k.name, code: k.code });
-  const info = await module.getCompilationInfo();
-  if (info.messages.length) throw new TfmError('TFM7002', `kernel ${k.name} does not compile:\n${info.messages.map((m) => `${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message}`).join('\n')}`);
+  const { layout, pipelines } = await kernelPipelines(device, k);
   const buffers = data.map((x, n) => {
     const len = typeof x === 'number' ? x : x.length;
     const buf = device.createBuffer({ size: Math.max(16, Math.ceil((4 * len) / 16) * 16), usage: 0x80 | 0x04 | 0x08 });
@@ -39,17 +37,20 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     device.queue.writeBuffer(buf, 0, u);
     entries.push({ binding: buffers.length, resource: { buffer: buf } });
   }
-  const pipeline = await device.createComputePipelineAsync({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  const wgs = Math.ceil(evalHostExpr(d.invocations, dims) / d.workgroup);
-  const x = Math.min(wgs, device.limits.maxComputeWorkgroupsPerDimension);
+  const bindGroup = device.createBindGroup({ layout, entries });
+  const groups = workgroupCounts(device, k, dims);
   return {
     async run(times = 1) {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
-      for (let t = 0; t < times && wgs > 0; t++) pass.dispatchWorkgroups(x, Math.ceil(wgs / x));
+      for (let t = 0; t < times; t++) {
+        pipelines.forEach((pipeline, n) => {
+          if (!groups[n][0]) return;
+          pass.setPipeline(pipeline);
+          pass.dispatchWorkgroups(groups[n][0], groups[n][1]);
+        });
+      }
       pass.end();
       const staging = buffers.map((b) => {
         const s = device.createBuffer({ size: Math.max(16, Math.ceil((4 * b.len) / 16) * 16), usage: 0x01 | 0x08 });

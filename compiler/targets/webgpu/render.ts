@@ -24,10 +24,10 @@
 // compilers may simplify (a + b) − a to b — Mesa's does — and WGSL cannot forbid it.) WGSL has no infinity literal (and lets implementations assume no infinities), so
 // −∞, the identity of max, is written as −FLT_MAX: max(−FLT_MAX, x) = x for every finite x.
 import { escapeInvisible } from '../../../common/text.ts';
-import { KERNEL_MARKER, PRELUDE_MARKER, type HostExpr, type WgslDispatch } from '../../../common/wgsl.ts';
+import { KERNEL_MARKER, PRELUDE_MARKER, type HostExpr, type WgslDispatch, type WgslPhase } from '../../../common/wgsl.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { BIN_PRECEDENCE, declared, parallelDomain, parallelSplit, typeOf, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
+import { BIN_PRECEDENCE, declared, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
 
 /** Invocations per workgroup of a grid kernel, and of the one workgroup of a tree kernel. */
 export const GRID_WORKGROUP = 64;
@@ -112,32 +112,74 @@ export function renderWgsl(kernels: Kernel[], ctx: RenderContext): string {
   return out.join('\n');
 }
 
-/** How a kernel is dispatched, and the parallel loops its invocations enumerate. */
-export function dispatchOf(k: Kernel): { dispatch: WgslDispatch; domain: (KStmt & { k: 'for' })[] } {
-  const buffers = k.buffers.map((b) => ({ name: b.name, t: b.t, access: b.access }));
-  const base = { buffers, dims: k.dims, scalars: k.scalars ?? [] };
-  if (parallelSplit(k) !== undefined) {
-    const domain = hostDomain(k);
-    if (domain.length) {
-      const invocations = domain.map((l) => extentOf(l)!).reduce<HostExpr>((a, b) => (a === 1 ? b : ['*', a, b]), 1);
-      return { dispatch: { ...base, mode: 'grid', invocations, workgroup: GRID_WORKGROUP }, domain };
-    }
-  }
-  if (treeable(k)) return { dispatch: { ...base, mode: 'tree', invocations: TREE_WORKGROUP, workgroup: TREE_WORKGROUP }, domain: [] };
-  return { dispatch: { ...base, mode: 'single', invocations: 1, workgroup: 1 }, domain: [] };
+type For = KStmt & { k: 'for' };
+
+/** One dispatch of a kernel: its statements (top-level declarations first) and, for a grid,
+ *  the parallel loops its invocations enumerate (the outermost of them is among `stmts`). */
+interface Phase extends WgslPhase {
+  stmts: KStmt[];
+  domain: For[];
 }
 
-/** The parallel loops of parallelDomain whose extents the host can evaluate (bounds over
- *  dims and constants only), outermost first. */
-function hostDomain(k: Kernel): (KStmt & { k: 'for' })[] {
-  const chain = parallelDomain(k);
-  const out: (KStmt & { k: 'for' })[] = [];
-  for (const l of chain) {
-    if (extentOf(l) === undefined) break;
+/** How a kernel is dispatched: its phases, in order. A top-level parallel loop whose bounds
+ *  the host can evaluate is a grid phase; the statements between such loops run as a single
+ *  invocation; a kernel with no such loop but with top-level reductions is one tree phase.
+ *  Each phase recomputes the top-level declarations before it, so a kernel splits into
+ *  several phases only when those are constants of the call (no assignments at the top
+ *  level, no loads of what the kernel writes). */
+export function phasesOf(k: Kernel): Phase[] {
+  const whole = (mode: 'tree' | 'single'): Phase[] => [{ entry: 'main', mode, invocations: mode === 'tree' ? TREE_WORKGROUP : 1, workgroup: mode === 'tree' ? TREE_WORKGROUP : 1, stmts: k.body, domain: [] }];
+  const grids = k.body.filter((s): s is For => s.k === 'for' && !!s.parallel && domainFrom(s).length > 0);
+  if (!grids.length) return whole(treeable(k) ? 'tree' : 'single');
+  const written = new Set(k.buffers.filter((b) => b.access !== 'read').map((b) => b.name));
+  const top = k.body.filter((s) => s.k === 'let' || s.k === 'set');
+  let unsafe = false;
+  walkKernel(top, { expr: (x) => (unsafe ||= x.k === 'load' && written.has(x.buf)) });
+  unsafe ||= top.some((s) => s.k === 'set' || (s.k === 'let' && s.mutable));
+  const phases: Phase[] = [];
+  const declared: KStmt[] = [];
+  let pending: KStmt[] = [];
+  const flush = () => {
+    if (pending.some((s) => s.k !== 'let' && s.k !== 'comment')) phases.push({ entry: '', mode: 'single', invocations: 1, workgroup: 1, stmts: pending, domain: [] });
+    pending = [];
+  };
+  for (const s of k.body) {
+    if (grids.includes(s as For)) {
+      flush();
+      const domain = domainFrom(s as For);
+      const invocations = domain.map((l) => extentOf(l)!).reduce<HostExpr>((acc, x) => (acc === 1 ? x : ['*', acc, x]), 1);
+      phases.push({ entry: '', mode: 'grid', invocations, workgroup: GRID_WORKGROUP, stmts: [...declared, s], domain });
+    } else {
+      if (!pending.length) pending = [...declared];
+      pending.push(s);
+      if (s.k === 'let' || s.k === 'comment') declared.push(s);
+    }
+  }
+  flush();
+  if (phases.length > 1 && unsafe) return whole('single');
+  phases.forEach((ph, n) => (ph.entry = phases.length === 1 ? 'main' : `phase${n}`));
+  return phases;
+}
+
+/** How the runtime binds and dispatches a kernel (the JSON of its marker line). */
+export function dispatchOf(k: Kernel): WgslDispatch {
+  const buffers = k.buffers.map((b) => ({ name: b.name, t: b.t, access: b.access }));
+  const phases = phasesOf(k).map(({ entry, mode, invocations, workgroup }) => ({ entry, mode, invocations, workgroup }));
+  return { buffers, dims: k.dims, scalars: k.scalars ?? [], phases };
+}
+
+/** The chain of parallel loops from `top` (each the only loop of its parent's body after
+ *  declarations) whose extents the host can evaluate, outermost first. */
+function domainFrom(top: For): For[] {
+  const out: For[] = [];
+  for (let l: For | undefined = top; l && extentOf(l) !== undefined; ) {
     out.push(l);
+    const rest: KStmt[] = l.body.filter((s) => s.k !== 'let' && s.k !== 'comment');
+    l = rest.length === 1 && rest[0].k === 'for' && rest[0].parallel ? rest[0] : undefined;
   }
   return out;
 }
+
 
 function extentOf(l: KStmt & { k: 'for' }): HostExpr | undefined {
   const [from, to] = [hostExpr(l.from), hostExpr(l.to)];
@@ -184,86 +226,92 @@ function treeable(k: Kernel): boolean {
 const WGSL_TYPE: Record<KType, string> = { f32: 'f32', f64: 'f32', i32: 'i32', f32x4: 'vec4<f32>' };
 
 function renderKernel(k: Kernel, sources?: SourceMap): string {
-  const { dispatch, domain } = dispatchOf(k);
-  const lines: string[] = [`${KERNEL_MARKER}${k.name} ${JSON.stringify(dispatch)}`];
+  const phases = phasesOf(k);
+  const lines: string[] = [`${KERNEL_MARKER}${k.name} ${JSON.stringify(dispatchOf(k))}`];
   for (const l of k.doc.split('\n')) lines.push(`// ${commentText(l)}`);
   const at = spanAt(k.span, sources);
   if (at) lines.push(`// From ${commentText(at)}.`);
+  if (phases.length > 1) lines.push(`// ${phases.length} dispatches in order: ${phases.map((p) => `${p.entry} (${p.mode === 'grid' ? `one invocation per point of ${p.domain.map((l) => l.v).join(' × ')}` : 'one invocation'})`).join(', then ')}.`);
   const uniforms = [...k.dims.map((d) => `${ident(d)}: i32`), ...(k.scalars ?? []).map((s) => `${ident(s)}: f32`)];
   if (uniforms.length) lines.push(`struct Args { ${uniforms.join(', ')} }`);
   k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
-
-  const env = new Map<string, KType>();
   const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, ElemType]));
-  const r = new Renderer({ buffers, vars: env }, k);
-  if (dispatch.mode === 'grid') {
-    const split = parallelSplit(k)!;
-    lines.push(`@compute @workgroup_size(${GRID_WORKGROUP})`);
-    lines.push('fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {');
-    r.depth = 1;
-    r.line(`let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * ${GRID_WORKGROUP}u);`);
-    k.body.slice(0, split).forEach((s) => r.stmt(s));
-    const extents = domain.map((l) => r.expr(l.step && l.step !== 1 ? { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '+', a: { k: 'bin', op: '-', a: l.to, b: l.from }, b: { k: 'num', v: l.step - 1, t: 'i32' } }, { k: 'num', v: l.step, t: 'i32' }] } : l.from.k === 'num' && l.from.v === 0 ? l.to : { k: 'bin', op: '-', a: l.to, b: l.from }));
-    r.line(`if (tfm_gid < ${extents.map((e) => `(${e})`).join(' * ')}) {`);
-    r.depth++;
-    // The point of the index space: the innermost loop varies fastest.
-    if (domain.length > 1) r.line('var tfm_rest = tfm_gid;');
-    for (let d = domain.length - 1; d >= 0; d--) {
-      const l = domain[d];
-      const pos = d === 0 ? (domain.length > 1 ? 'tfm_rest' : 'tfm_gid') : `tfm_rest % (${extents[d]})`;
-      const step = l.step && l.step !== 1 ? ` * ${l.step}` : '';
-      const from = l.from.k === 'num' && l.from.v === 0 ? '' : `${r.expr(l.from)} + `;
-      r.line(`let ${ident(l.v)}: i32 = ${from}${pos}${step};`);
-      env.set(l.v, 'i32');
-      if (d > 0) r.line(`tfm_rest = tfm_rest / (${extents[d]});`);
+  for (const ph of phases) {
+    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, k);
+    if (ph.mode === 'grid') renderGrid(r, ph, lines);
+    else if (ph.mode === 'tree') renderTree(r, ph, lines);
+    else {
+      lines.push('@compute @workgroup_size(1)');
+      lines.push(`fn ${ph.entry}() {`);
+      r.depth = 1;
+      ph.stmts.forEach((s) => r.stmt(s));
     }
-    domain.forEach((l, d) => {
-      const inner = d + 1 < domain.length ? domain[d + 1] : undefined;
-      l.body.filter((s) => s !== inner).forEach((s) => r.stmt(s));
-    });
-    r.depth--;
-    r.line('}');
-    const rest = k.body.slice(split + 1);
-    if (rest.length) {
-      r.line('if (tfm_gid == 0) {');
+    lines.push(...r.out, '}');
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** A grid phase: the invocation's point of the index space, then the innermost body. */
+function renderGrid(r: Renderer, ph: Phase, lines: string[]): void {
+  const domain = ph.domain;
+  lines.push(`@compute @workgroup_size(${GRID_WORKGROUP})`);
+  lines.push(`fn ${ph.entry}(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {`);
+  r.depth = 1;
+  r.line(`let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * ${GRID_WORKGROUP}u);`);
+  ph.stmts.filter((s) => s !== domain[0]).forEach((s) => r.stmt(s));
+  const extents = domain.map((l) => {
+    const span: KExpr = l.from.k === 'num' && l.from.v === 0 ? l.to : { k: 'bin', op: '-', a: l.to, b: l.from };
+    return r.expr(l.step && l.step !== 1 ? { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '+', a: span, b: { k: 'num', v: l.step - 1, t: 'i32' } }, { k: 'num', v: l.step, t: 'i32' }] } : span);
+  });
+  r.line(`if (tfm_gid < ${extents.map((e) => `(${e})`).join(' * ')}) {`);
+  r.depth++;
+  // The point of the index space: the innermost loop varies fastest.
+  if (domain.length > 1) r.line('var tfm_rest = tfm_gid;');
+  for (let d = domain.length - 1; d >= 0; d--) {
+    const l = domain[d];
+    const pos = d === 0 ? (domain.length > 1 ? 'tfm_rest' : 'tfm_gid') : `tfm_rest % (${extents[d]})`;
+    const step = l.step && l.step !== 1 ? ` * ${l.step}` : '';
+    const from = l.from.k === 'num' && l.from.v === 0 ? '' : `${r.expr(l.from)} + `;
+    r.line(`let ${ident(l.v)}: i32 = ${from}${pos}${step};`);
+    r.declare(l.v, 'i32');
+    if (d > 0) r.line(`tfm_rest = tfm_rest / (${extents[d]});`);
+  }
+  domain.forEach((l, d) => {
+    const inner = d + 1 < domain.length ? domain[d + 1] : undefined;
+    l.body.filter((s) => s !== inner).forEach((s) => r.stmt(s));
+  });
+  r.depth--;
+  r.line('}');
+}
+
+/** A tree phase: one workgroup; top-level reductions cooperative, other statements in
+ *  invocation 0. */
+function renderTree(r: Renderer, ph: Phase, lines: string[]): void {
+  const types = new Set<string>();
+  for (const s of ph.stmts) if (s.k === 'reduce') types.add(WGSL_TYPE[s.t]);
+  for (const t of types) lines.push(`var<workgroup> tfm_tree_${t}: array<${t}, ${TREE_WORKGROUP}>;`);
+  lines.push(`@compute @workgroup_size(${TREE_WORKGROUP})`);
+  lines.push(`fn ${ph.entry}(@builtin(local_invocation_index) tfm_lid_u: u32) {`);
+  r.depth = 1;
+  r.line('let tfm_lid = i32(tfm_lid_u);');
+  let stored = false;
+  for (const s of ph.stmts) {
+    if (s.k === 'let' || s.k === 'comment') r.stmt(s);
+    else if (s.k === 'reduce') {
+      // Invocation 0's stores before it must be visible to every invocation's loads.
+      if (stored) r.line('storageBarrier();');
+      r.treeReduce(s);
+    } else {
+      stored = true;
+      r.line('if (tfm_lid == 0) {');
       r.depth++;
-      rest.forEach((s) => r.stmt(s));
+      r.stmt(s);
       r.depth--;
       r.line('}');
     }
-  } else if (dispatch.mode === 'tree') {
-    const types = new Set<string>();
-    for (const s of k.body) if (s.k === 'reduce') types.add(WGSL_TYPE[s.t]);
-    for (const t of types) lines.push(`var<workgroup> tfm_tree_${t}: array<${t}, ${TREE_WORKGROUP}>;`);
-    lines.push(`@compute @workgroup_size(${TREE_WORKGROUP})`);
-    lines.push('fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {');
-    r.depth = 1;
-    r.line('let tfm_lid = i32(tfm_lid_u);');
-    let stored = false;
-    for (const s of k.body) {
-      if (s.k === 'let' || s.k === 'comment') r.stmt(s);
-      else if (s.k === 'reduce') {
-        // Invocation 0's stores before it must be visible to every invocation's loads.
-        if (stored) r.line('storageBarrier();');
-        r.treeReduce(s);
-      } else {
-        stored = true;
-        r.line('if (tfm_lid == 0) {');
-        r.depth++;
-        r.stmt(s);
-        r.depth--;
-        r.line('}');
-      }
-    }
-  } else {
-    lines.push('@compute @workgroup_size(1)');
-    lines.push('fn main() {');
-    r.depth = 1;
-    k.body.forEach((s) => r.stmt(s));
   }
-  lines.push(...r.out, '}', '');
-  return lines.join('\n');
 }
 
 class Renderer {
@@ -287,6 +335,10 @@ class Renderer {
   }
 
   /** Runs `fn` with locals declared inside it forgotten afterwards (WGSL block scope). */
+  declare(name: string, t: KType): void {
+    this.env.vars.set(name, t);
+  }
+
   scoped(fn: () => void): void {
     const saved = new Map(this.env.vars);
     fn();

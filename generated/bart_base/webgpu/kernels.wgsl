@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_de2f6050 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel embedding_de2f6050 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 50265, 768]
 // From specs/bart_base.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_dc9fb507 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"mode":"grid","invocations":["*","src_seq",768],"workgroup":64}
+// ==== kernel slice_rows_dc9fb507 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",768],"workgroup":64}]}
 // rows [2, 2 + src_seq) of a [1026, 768] table
 // From specs/bart_base.tfm:20:5.
 struct Args { src_seq: i32 }
@@ -77,7 +77,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_1f9502d1 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel add_1f9502d1 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_227dbc26 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel layernorm_227dbc26 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // layernorm over the last dim (768), eps 0.00001
 // From specs/bart_base.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -126,7 +126,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5a1199a9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_5a1199a9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/bart_base.tfm:18:3.
 struct Args { batch: i32, src_seq: i32 }
@@ -143,7 +143,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b32074d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_b32074d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -155,21 +155,115 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_cfd00063 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}
+// ==== kernel attention_cfd00063 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -224,7 +318,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7c5bc60e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_7c5bc60e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -241,7 +335,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_1f332a87 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel add_norm_1f332a87 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/bart_base.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -278,7 +372,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_7392dd78 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_7392dd78 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -291,22 +385,131 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_8a6114fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_8a6114fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -318,21 +521,115 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_33c52f48 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_33c52f48 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -349,7 +646,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_29724a1c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_29724a1c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -366,7 +663,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_1106a94a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_1106a94a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -383,7 +680,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2fffa30c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_2fffa30c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -400,7 +697,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_1c22bf57 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_1c22bf57 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -417,7 +714,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_4159f24b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_4159f24b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -434,7 +731,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ca8afaec {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_ca8afaec {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -451,7 +748,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_300c6659 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_300c6659 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -468,7 +765,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9d5bebb9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_9d5bebb9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -485,7 +782,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8d747b54 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_8d747b54 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/bart_base.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -502,7 +799,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7038b213 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel dropout_7038b213 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -519,7 +816,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_80c9b35b {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel embedding_80c9b35b {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 50265, 768]
 // From specs/bart_base.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -539,7 +836,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_82227dbc {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","tgt_seq",768],"workgroup":64}
+// ==== kernel slice_rows_82227dbc {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",768],"workgroup":64}]}
 // rows [2, 2 + tgt_seq) of a [1026, 768] table
 // From specs/bart_base.tfm:20:5.
 struct Args { tgt_seq: i32 }
@@ -555,7 +852,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_5efce268 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel add_5efce268 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -572,7 +869,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_6b1e7990 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel layernorm_6b1e7990 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // layernorm over the last dim (768), eps 0.00001
 // From specs/bart_base.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -604,7 +901,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_49cf7788 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_49cf7788 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 13, index)
 // From specs/bart_base.tfm:18:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -621,7 +918,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_89594aa6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_89594aa6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -633,21 +930,115 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_d04fdd01 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_d04fdd01 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -699,7 +1090,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_fcbe9cd6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_fcbe9cd6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -716,7 +1107,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_5cebe12e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel add_norm_5cebe12e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/bart_base.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -753,7 +1144,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_1a7de7d4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_1a7de7d4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
@@ -808,7 +1199,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_26a6de49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_26a6de49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -825,7 +1216,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_0dea34ed {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_0dea34ed {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -838,22 +1229,131 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_05b59a47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_05b59a47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -865,21 +1365,115 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_8b6c8ad0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_8b6c8ad0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 16, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -896,7 +1490,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5f9db858 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_5f9db858 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -913,7 +1507,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_497b689c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_497b689c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -930,7 +1524,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_12fde603 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_12fde603 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 19, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -947,7 +1541,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_91058056 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_91058056 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -964,7 +1558,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9da565e7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_9da565e7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -981,7 +1575,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9dcdaf2f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_9dcdaf2f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 22, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -998,7 +1592,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_4378d4fe {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_4378d4fe {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1015,7 +1609,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_33ba3289 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_33ba3289 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1032,7 +1626,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_27c484fa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_27c484fa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 25, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1049,7 +1643,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_696e4118 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_696e4118 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1066,7 +1660,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_025d3935 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_025d3935 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1083,7 +1677,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_48899e34 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_48899e34 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 28, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1100,7 +1694,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6720c9b9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_6720c9b9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
 // From specs/bart_base.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1117,7 +1711,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8d48d996 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_8d48d996 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1134,7 +1728,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f81d31ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel dropout_f81d31ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 31, index)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1151,7 +1745,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_bc816f72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],50265],"workgroup":64}
+// ==== kernel matmul_bc816f72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],12567],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [50265, 768]ᵀ
 // From specs/bart_base.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1162,20 +1756,105 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (50265)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (12567)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (50265);
-    tfm_rest = tfm_rest / (50265);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (12567);
+    tfm_rest = tfm_rest / (12567);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[min(j0 + 1, 50264) * 768 + p];
+      let b2: f32 = b[min(j0 + 2, 50264) * 768 + p];
+      let b3: f32 = b[min(j0 + 3, 50264) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 50265 + j] = acc;
+    c[i0 * 50265 + j0] = c00;
+    if (j0 + 1 < 50265) {
+      c[i0 * 50265 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 50265) {
+      c[i0 * 50265 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 50265) {
+      c[i0 * 50265 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 50265 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq && j0 + 1 < 50265) {
+      c[(i0 + 1) * 50265 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq && j0 + 2 < 50265) {
+      c[(i0 + 1) * 50265 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq && j0 + 3 < 50265) {
+      c[(i0 + 1) * 50265 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 50265 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq && j0 + 1 < 50265) {
+      c[(i0 + 2) * 50265 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq && j0 + 2 < 50265) {
+      c[(i0 + 2) * 50265 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq && j0 + 3 < 50265) {
+      c[(i0 + 2) * 50265 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 50265 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq && j0 + 1 < 50265) {
+      c[(i0 + 3) * 50265 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq && j0 + 2 < 50265) {
+      c[(i0 + 3) * 50265 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq && j0 + 3 < 50265) {
+      c[(i0 + 3) * 50265 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_a63b3ca7 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_a63b3ca7 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 50265 classes, mean over targets ≠ -100
 // From specs/bart_base.tfm:42:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1209,7 +1888,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/bart_base.tfm:42:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1220,7 +1899,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_9726f8af {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_9726f8af {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/bart_base.tfm:42:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1229,9 +1908,8 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -1239,8 +1917,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 50265; c += 1) {
@@ -1262,7 +1939,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_4c820d39 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel matmul_4c820d39 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],192],"workgroup":64}]}
 // c = a @ b: [rows, 50265] @ [50265, 768]
 // From specs/bart_base.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1273,20 +1950,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 50265; p += 1) {
-      acc = acc + a[i * 50265 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 50265 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 50265 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 50265 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 50265 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_175213be {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",50265,768],"workgroup":64}
+// ==== kernel matmul_175213be {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",50268,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 50265]ᵀ @ [rows, 768]
 // From specs/bart_base.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1297,20 +2053,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (50265) * (768)) {
+  if (tfm_gid < (50268 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 50265 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 50265 + i0];
+      let a1: f32 = a[p * 50265 + min(i0 + 1, 50264)];
+      let a2: f32 = a[p * 50265 + min(i0 + 2, 50264)];
+      let a3: f32 = a[p * 50265 + min(i0 + 3, 50264)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 50265) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 50265) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 50265) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 50265) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 50265) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 50265) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 50265) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 50265) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 50265) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 50265) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 50265) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 50265) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel layernorm_grad_034accd9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_034accd9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bart_base.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1359,7 +2194,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_a79780ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_a79780ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 768] down to [768] (gradient of a broadcast)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1378,7 +2213,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_330a6864 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],3072],"workgroup":64}
+// ==== kernel matmul_330a6864 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1389,20 +2224,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_b5b4baf3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_b5b4baf3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1413,20 +2327,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_1b651423 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],3072],"workgroup":64}
+// ==== kernel act_grad_1b651423 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],3072],"workgroup":64}]}
 // gelu backward
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1444,7 +2437,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_889a0948 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_889a0948 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1463,7 +2456,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_31dbd2c1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel matmul_31dbd2c1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1474,20 +2467,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_c001622c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_c001622c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1498,20 +2570,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_5869a8a2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel add_5869a8a2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1528,7 +2679,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_d0e6c706 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],768],"workgroup":64}
+// ==== kernel matmul_d0e6c706 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1539,20 +2690,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_d82bfa90 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_d82bfa90 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1563,22 +2793,102 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_d0028d9c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_56438acb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:36:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1592,49 +2902,88 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 768; o += 1) {
-      dk[b * (tfm_args.src_seq * 768) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1642,7 +2991,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_7bf4a4b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_7bf4a4b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 768] down to [768] (gradient of a broadcast)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1661,7 +3010,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_7dcf79b7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel matmul_7dcf79b7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1672,20 +3021,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_2484a0f7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_2484a0f7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1696,20 +3124,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_e47bc85e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel add_e47bc85e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1726,9 +3233,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_240fe58f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_027d05ba {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:35:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1741,55 +3249,92 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.tgt_seq * 768; o += 1) {
-      dk[b * (tfm_args.tgt_seq * 768) + o] = 0f;
-      dv[b * (tfm_args.tgt_seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = 1f;
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = 1f;
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_258ac42e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_258ac42e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 768] down to [tgt_seq, 768] (gradient of a broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1808,7 +3353,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_84560a87 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_84560a87 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_base.tfm:20:5.
 struct Args { tgt_seq: i32 }
@@ -1825,7 +3370,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_2ce07295 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_2ce07295 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bart_base.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1846,7 +3391,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_863743c5 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":38603520,"workgroup":64}
+// ==== kernel add_863743c5 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":38603520,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_base.tfm:19:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1861,7 +3406,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_grad_312749af {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_312749af {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bart_base.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1910,7 +3455,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_b6580540 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],3072],"workgroup":64}
+// ==== kernel matmul_b6580540 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1921,20 +3466,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5d0c8440 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_5d0c8440 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1945,20 +3569,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_8c6b76d3 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],3072],"workgroup":64}
+// ==== kernel act_grad_8c6b76d3 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],3072],"workgroup":64}]}
 // gelu backward
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1976,7 +3679,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_a49f6114 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_a49f6114 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1995,7 +3698,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_659d6a74 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],768],"workgroup":64}
+// ==== kernel matmul_659d6a74 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2006,20 +3709,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_c7ab7295 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_c7ab7295 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -2030,22 +3812,102 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_42faaa98 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_ba140bda {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:27:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2059,49 +3921,88 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 768; o += 1) {
-      dk[b * (tfm_args.src_seq * 768) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.src_seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.src_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2109,7 +4010,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_a76adb63 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_a76adb63 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 768] down to [src_seq, 768] (gradient of a broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -2128,7 +4029,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_cb0799be {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_cb0799be {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_base.tfm:20:5.
 struct Args { src_seq: i32 }
@@ -2145,7 +4046,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_8b35e0b3 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_8b35e0b3 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bart_base.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -2166,7 +4067,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -2202,7 +4103,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -2230,7 +4131,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_698857ed {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"mode":"grid","invocations":["*","src_seq",128],"workgroup":64}
+// ==== kernel slice_rows_698857ed {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",128],"workgroup":64}]}
 // rows [2, 2 + src_seq) of a [130, 128] table
 // From specs/bart_tiny.tfm:19:5.
 struct Args { src_seq: i32 }
@@ -77,7 +77,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_1beb8b50 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel add_1beb8b50 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_0f0a47ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel layernorm_0f0a47ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
 // From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -126,7 +126,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2cca1ff6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_2cca1ff6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/bart_tiny.tfm:17:3.
 struct Args { batch: i32, src_seq: i32 }
@@ -143,7 +143,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_5a54fa02 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -155,21 +155,115 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_75b147f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}
+// ==== kernel attention_75b147f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -224,7 +318,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c101af6f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_c101af6f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -241,7 +335,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_cb89457e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel add_norm_cb89457e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/bart_tiny.tfm:25:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -278,7 +372,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_epilogue_bebdfc0b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -291,22 +385,131 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 512 + j] = pre;
-    post[i * 512 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 512 + j0] = pre00;
+    post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 512 + (j0 + 1)] = pre01;
+    post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 512 + (j0 + 2)] = pre02;
+    post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 512 + (j0 + 3)] = pre03;
+    post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 512 + j0] = pre10;
+      post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 512 + j0] = pre20;
+      post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 512 + j0] = pre30;
+      post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_8218849d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -318,21 +521,115 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_05237bb2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_05237bb2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -349,7 +646,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_1a6311da {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_1a6311da {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/bart_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -366,7 +663,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_24ced3b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_24ced3b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -383,7 +680,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -403,7 +700,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_8be0692d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","tgt_seq",128],"workgroup":64}
+// ==== kernel slice_rows_8be0692d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",128],"workgroup":64}]}
 // rows [2, 2 + tgt_seq) of a [130, 128] table
 // From specs/bart_tiny.tfm:19:5.
 struct Args { tgt_seq: i32 }
@@ -419,7 +716,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_aa260f48 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel add_aa260f48 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -436,7 +733,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_2daf4b62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel layernorm_2daf4b62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
 // From specs/bart_tiny.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -468,7 +765,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcee674d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_dcee674d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/bart_tiny.tfm:17:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -485,7 +782,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_ca02033e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -497,21 +794,115 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_b0eb16c9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_b0eb16c9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -563,7 +954,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_74b87e8f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_74b87e8f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -580,7 +971,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_e3b383ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel add_norm_e3b383ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/bart_tiny.tfm:33:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -617,7 +1008,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_cef91469 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_cef91469 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
@@ -672,7 +1063,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9cc74130 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_9cc74130 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -689,7 +1080,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_epilogue_7326a4ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -702,22 +1093,131 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 512 + j] = pre;
-    post[i * 512 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 512 + j0] = pre00;
+    post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 512 + (j0 + 1)] = pre01;
+    post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 512 + (j0 + 2)] = pre02;
+    post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 512 + (j0 + 3)] = pre03;
+    post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 512 + j0] = pre10;
+      post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 512 + j0] = pre20;
+      post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 512 + j0] = pre30;
+      post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_4bdd5f97 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -729,21 +1229,115 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_1fedddab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_1fedddab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -760,7 +1354,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5acaea5a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_5acaea5a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/bart_tiny.tfm:34:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -777,7 +1371,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e13fda2d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_e13fda2d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -794,7 +1388,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8a803a04 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_8a803a04 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -811,7 +1405,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -822,20 +1416,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_1377baec {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_1377baec {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 2048 classes, mean over targets ≠ -100
 // From specs/bart_tiny.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -869,7 +1542,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/bart_tiny.tfm:41:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -880,7 +1553,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_deabc15b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_deabc15b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/bart_tiny.tfm:41:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -889,9 +1562,8 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -899,8 +1571,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 2048; c += 1) {
@@ -922,7 +1593,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 128]
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -933,20 +1604,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",2048,128],"workgroup":64}
+// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:40:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -957,20 +1707,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2048) * (128)) {
+  if (tfm_gid < (2051 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 2048 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 2048 + i0];
+      let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
+      let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
+      let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel layernorm_grad_0972af44 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_0972af44 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bart_tiny.tfm:33:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1019,7 +1848,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_947dc1e9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_947dc1e9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1038,7 +1867,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_c5565198 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_c5565198 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1049,20 +1878,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_f61a1693 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",512,128],"workgroup":64}
+// ==== kernel matmul_f61a1693 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1073,20 +1981,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (128)) {
+  if (tfm_gid < (515 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_ab1516c3 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel act_grad_ab1516c3 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // gelu backward
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1104,7 +2091,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_eb8e806a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_eb8e806a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1123,7 +2110,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_af05aa5e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_af05aa5e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1134,20 +2121,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_af881320 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",128,512],"workgroup":64}
+// ==== kernel matmul_af881320 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1158,20 +2224,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (512)) {
+  if (tfm_gid < (131 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_822d77ac {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel add_822d77ac {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1188,7 +2333,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1199,20 +2344,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1223,22 +2447,102 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_9d0140b1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_c715b7b0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:35:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1252,49 +2556,88 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
-      dk[b * (tfm_args.src_seq * 128) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.17677669f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
-        let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.17677669f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.17677669f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.17677669f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1302,7 +2645,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_d1c8e443 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_d1c8e443 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 128] down to [128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1321,7 +2664,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1332,20 +2675,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1356,20 +2778,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_cc055737 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel add_cc055737 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1386,9 +2887,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_2ab2f8f2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_dff8b039 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:34:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1401,55 +2903,92 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.tgt_seq * 128; o += 1) {
-      dk[b * (tfm_args.tgt_seq * 128) + o] = 0f;
-      dv[b * (tfm_args.tgt_seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.17677669f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = 1f;
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.17677669f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = 1f;
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.17677669f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.17677669f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_27749d6b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_27749d6b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1468,7 +3007,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_0104ba89 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_0104ba89 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_tiny.tfm:19:5.
 struct Args { tgt_seq: i32 }
@@ -1485,7 +3024,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_535624d4 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_535624d4 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1506,7 +3045,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_01f4e6f0 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":262144,"workgroup":64}
+// ==== kernel add_01f4e6f0 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":262144,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bart_tiny.tfm:18:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1521,7 +3060,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_grad_40ea15e5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_40ea15e5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bart_tiny.tfm:25:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1570,7 +3109,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_255ec119 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_255ec119 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1581,20 +3120,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_b03bdab1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",512,128],"workgroup":64}
+// ==== kernel matmul_b03bdab1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1605,20 +3223,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (128)) {
+  if (tfm_gid < (515 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_2133db71 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel act_grad_2133db71 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // gelu backward
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1636,7 +3333,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_4a00b985 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_4a00b985 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1655,7 +3352,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_9cc000ab {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_9cc000ab {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1666,20 +3363,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_6cf6a8c9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",128,512],"workgroup":64}
+// ==== kernel matmul_6cf6a8c9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1690,22 +3466,102 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (512)) {
+  if (tfm_gid < (131 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_d2597e37 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_ac9838dc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:26:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1719,49 +3575,88 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
-      dk[b * (tfm_args.src_seq * 128) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
+    let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.17677669f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.src_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.src_seq + qi) * 128 + h * 32;
-        let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.17677669f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.17677669f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.src_seq + qi) * 4 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.17677669f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1769,7 +3664,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_cb954c62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_cb954c62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1788,7 +3683,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_749b71b8 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_749b71b8 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bart_tiny.tfm:19:5.
 struct Args { src_seq: i32 }
@@ -1805,7 +3700,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_b37b551f {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_b37b551f {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bart_tiny.tfm:18:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1826,7 +3721,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -1862,7 +3757,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -1890,7 +3785,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_65392286 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_65392286 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 30522, 768]
 // From specs/bert_base.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_6e5ffd96 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_6e5ffd96 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2, 768]
 // From specs/bert_base.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -81,7 +81,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bert_base.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -98,7 +98,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_3c8cee94 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"grid","invocations":["*","seq",768],"workgroup":64}
+// ==== kernel slice_rows_3c8cee94 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",768],"workgroup":64}]}
 // rows [0, 0 + seq) of a [512, 768] table
 // From specs/bert_base.tfm:23:5.
 struct Args { seq: i32 }
@@ -114,7 +114,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bert_base.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -131,7 +131,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_a5450b46 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel layernorm_a5450b46 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (768), eps 1e-12
 // From specs/bert_base.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -163,7 +163,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/bert_base.tfm:20:3.
 struct Args { batch: i32, seq: i32 }
@@ -180,7 +180,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -192,21 +192,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_f0b5429e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_f0b5429e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -262,7 +356,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -279,7 +373,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_0b403873 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel add_norm_0b403873 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/bert_base.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -316,7 +410,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -329,22 +423,131 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -356,21 +559,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -387,7 +684,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_6bbd1780 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_6bbd1780 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -443,7 +740,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -460,7 +757,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -477,7 +774,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_8fd39d58 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_8fd39d58 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -533,7 +830,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -550,7 +847,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -567,7 +864,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_8afbdd7e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_8afbdd7e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -623,7 +920,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -640,7 +937,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -657,7 +954,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_8dd51973 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_8dd51973 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -713,7 +1010,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -730,7 +1027,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -747,7 +1044,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_65dd59f9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_65dd59f9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -803,7 +1100,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -820,7 +1117,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -837,7 +1134,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_de9edbb4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_de9edbb4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -893,7 +1190,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -910,7 +1207,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -927,7 +1224,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_9252fc76 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_9252fc76 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -983,7 +1280,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1000,7 +1297,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1017,7 +1314,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_4319dad2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_4319dad2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1073,7 +1370,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1090,7 +1387,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1107,7 +1404,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_3244c50c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_3244c50c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1163,7 +1460,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1180,7 +1477,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1197,7 +1494,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_0c7ae944 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_0c7ae944 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1253,7 +1550,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 32, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1270,7 +1567,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 33, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1287,7 +1584,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_6c7d1f46 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_6c7d1f46 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1343,7 +1640,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 35, index)
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1360,7 +1657,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 36, index)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1377,7 +1674,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel take_first_3febe656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel take_first_3febe656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",768],"workgroup":64}]}
 // the first position of every sequence (<cls>)
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32, seq: i32 }
@@ -1396,7 +1693,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_675624f3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel matmul_epilogue_675624f3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias, post = tanh(c): [rows, 768] → [rows, 768]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1409,22 +1706,131 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (768)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
-    post[i * 768 + j] = tfm_tanh(pre);
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    post[i0 * 768 + j0] = tfm_tanh(pre00);
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    post[i0 * 768 + (j0 + 1)] = tfm_tanh(pre01);
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    post[i0 * 768 + (j0 + 2)] = tfm_tanh(pre02);
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    post[i0 * 768 + (j0 + 3)] = tfm_tanh(pre03);
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+      post[(i0 + 1) * 768 + j0] = tfm_tanh(pre10);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 768 + (j0 + 1)] = tfm_tanh(pre11);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 768 + (j0 + 2)] = tfm_tanh(pre12);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 768 + (j0 + 3)] = tfm_tanh(pre13);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+      post[(i0 + 2) * 768 + j0] = tfm_tanh(pre20);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 768 + (j0 + 1)] = tfm_tanh(pre21);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 768 + (j0 + 2)] = tfm_tanh(pre22);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 768 + (j0 + 3)] = tfm_tanh(pre23);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+      post[(i0 + 3) * 768 + j0] = tfm_tanh(pre30);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 768 + (j0 + 1)] = tfm_tanh(pre31);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 768 + (j0 + 2)] = tfm_tanh(pre32);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 768 + (j0 + 3)] = tfm_tanh(pre33);
+    }
   }
 }
 
-// ==== kernel dropout_8a9f7aa6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel dropout_8a9f7aa6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 37, index)
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1441,7 +1847,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_9e7f8d51 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",2],"workgroup":64}
+// ==== kernel matmul_epilogue_9e7f8d51 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],1],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1453,21 +1859,121 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (2)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (1)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2);
-    tfm_rest = tfm_rest / (2);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (1);
+    tfm_rest = tfm_rest / (1);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 2 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let b0: f32 = b[p * 2 + j0];
+      let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 2 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 2 + j0] = pre00;
+    if (j0 + 1 < 2) {
+      let pre01: f32 = c01 + bias[j0 + 1];
+      c[i0 * 2 + (j0 + 1)] = pre01;
+    }
+    if (j0 + 2 < 2) {
+      let pre02: f32 = c02 + bias[j0 + 2];
+      c[i0 * 2 + (j0 + 2)] = pre02;
+    }
+    if (j0 + 3 < 2) {
+      let pre03: f32 = c03 + bias[j0 + 3];
+      c[i0 * 2 + (j0 + 3)] = pre03;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 2 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 1 < 2) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 2 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 2 < 2) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 2 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 3 < 2) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 2 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 2 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 1 < 2) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 2 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 2 < 2) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 2 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 3 < 2) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 2 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 2 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 1 < 2) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 2 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 2 < 2) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 2 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 3 < 2) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 2 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_e30a7a37 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_e30a7a37 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 2 classes, mean over targets ≠ -100
 // From specs/bert_base_sst2.tfm:7:3.
 struct Args { batch: i32 }
@@ -1501,7 +2007,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/bert_base_sst2.tfm:7:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1512,7 +2018,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_1bf34320 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel softmax_xent_grad_1bf34320 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/bert_base_sst2.tfm:7:3.
 struct Args { batch: i32 }
@@ -1521,9 +2027,8 @@ struct Args { batch: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     if (targets[r] != (-100)) {
@@ -1531,8 +2036,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 2; c += 1) {
@@ -1554,7 +2058,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_0db899ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_0db899ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 2] down to [2] (gradient of a broadcast)
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1573,7 +2077,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_9aab0e72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel matmul_9aab0e72 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2] @ [768, 2]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1584,20 +2088,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (768)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2; p += 1) {
-      acc = acc + a[i * 2 + p] * b[j * 2 + p];
+      let a0: f32 = a[i0 * 2 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 2 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 2 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 2 + p];
+      let b0: f32 = b[j0 * 2 + p];
+      let b1: f32 = b[(j0 + 1) * 2 + p];
+      let b2: f32 = b[(j0 + 2) * 2 + p];
+      let b3: f32 = b[(j0 + 3) * 2 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_d4c438d1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,2],"workgroup":64}
+// ==== kernel matmul_d4c438d1 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],1],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 2]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1608,20 +2191,105 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (2)) {
+  if (tfm_gid < (771 / 4) * (1)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2);
-    tfm_rest = tfm_rest / (2);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (1);
+    tfm_rest = tfm_rest / (1);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 2 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 2 + j0];
+      let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2 + j] = acc;
+    c[i0 * 2 + j0] = c00;
+    if (j0 + 1 < 2) {
+      c[i0 * 2 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 2) {
+      c[i0 * 2 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 2) {
+      c[i0 * 2 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 2 + j0] = c10;
+    }
+    if (i0 + 1 < 768 && j0 + 1 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768 && j0 + 2 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768 && j0 + 3 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 2 + j0] = c20;
+    }
+    if (i0 + 2 < 768 && j0 + 1 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768 && j0 + 2 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768 && j0 + 3 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 2 + j0] = c30;
+    }
+    if (i0 + 3 < 768 && j0 + 1 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768 && j0 + 2 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768 && j0 + 3 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_02b084f6 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel act_grad_02b084f6 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",768],"workgroup":64}]}
 // tanh backward
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1640,7 +2308,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_623f30c2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_623f30c2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 768] down to [768] (gradient of a broadcast)
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1659,7 +2327,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_334ee9aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel matmul_334ee9aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1670,20 +2338,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (768)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5a64292d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_5a64292d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32 }
@@ -1694,20 +2441,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel take_first_grad_e26968ef {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel take_first_grad_e26968ef {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // take_first backward: dy into position 0, zeros elsewhere
 // From specs/bert_base_sst2.tfm:6:3.
 struct Args { batch: i32, seq: i32 }
@@ -1726,7 +2552,7 @@ fn main() {
   }
 }
 
-// ==== kernel layernorm_grad_4298eea5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_4298eea5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bert_base.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -1775,7 +2601,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [768] (gradient of a broadcast)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1794,7 +2620,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1805,20 +2631,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1829,20 +2734,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_f38d462c {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel act_grad_f38d462c {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}]}
 // gelu backward
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1860,7 +2844,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1879,7 +2863,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1890,20 +2874,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/bert_base.tfm:30:5.
 struct Args { batch: i32, seq: i32 }
@@ -1914,20 +2977,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1938,20 +3080,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/bert_base.tfm:29:5.
 struct Args { batch: i32, seq: i32 }
@@ -1962,22 +3183,102 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_39b31d64 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_10b1f8d4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1992,49 +3293,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2042,9 +3382,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_fcbf282d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_8bbc7977 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2059,49 +3400,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2109,9 +3489,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_8340c93a {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6a23c14f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2126,49 +3507,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2176,9 +3596,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_0889f6f2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_219e0c50 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2193,49 +3614,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2243,9 +3703,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_abdf7a8e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_e27f14d0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2260,49 +3721,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2310,9 +3810,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_9196c64b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_26ef0595 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2327,49 +3828,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2377,9 +3917,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_2529dbc4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_b6a61b03 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2394,49 +3935,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2444,9 +4024,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_3bbcd618 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_0f402352 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2461,49 +4042,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2511,9 +4131,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_44dea515 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_729c5214 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2528,49 +4149,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2578,9 +4238,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_ecc1c847 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6f80b37f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2595,49 +4256,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2645,9 +4345,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_10beef7f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_124f6fe9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2662,49 +4363,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2712,9 +4452,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_c13ca580 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_e30bf959 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2729,49 +4470,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -2779,7 +4559,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
 // From specs/bert_base.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -2798,7 +4578,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_ea472f91 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_ea472f91 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bert_base.tfm:23:5.
 struct Args { seq: i32 }
@@ -2815,7 +4595,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_840aa553 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_840aa553 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bert_base.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -2836,7 +4616,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_1fd5c4c7 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_1fd5c4c7 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bert_base.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
@@ -2857,7 +4637,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -2893,7 +4673,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -2921,7 +4701,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_241b0d37 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_241b0d37 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 30522, 128]
 // From specs/bert_tiny.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_ad4fe64d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_ad4fe64d {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2, 128]
 // From specs/bert_tiny.tfm:20:5.
 struct Args { batch: i32, seq: i32 }
@@ -81,7 +81,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bert_tiny.tfm:20:5.
 struct Args { batch: i32, seq: i32 }
@@ -98,7 +98,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_24c405c3 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"grid","invocations":["*","seq",128],"workgroup":64}
+// ==== kernel slice_rows_24c405c3 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // rows [0, 0 + seq) of a [128, 128] table
 // From specs/bert_tiny.tfm:21:5.
 struct Args { seq: i32 }
@@ -114,7 +114,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
@@ -131,7 +131,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_f7c97334 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel layernorm_f7c97334 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 1e-12
 // From specs/bert_tiny.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -163,7 +163,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9e9940b6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel dropout_9e9940b6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/bert_tiny.tfm:18:3.
 struct Args { batch: i32, seq: i32 }
@@ -180,7 +180,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -192,21 +192,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_12fc4296 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}
+// ==== kernel attention_12fc4296 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -262,7 +356,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_fec76721 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel dropout_fec76721 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -279,7 +373,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_12f42a4c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel add_norm_12f42a4c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/bert_tiny.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -316,7 +410,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_55935246 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel matmul_epilogue_55935246 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 128] → [rows, 512]
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -329,22 +423,131 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 512 + j] = pre;
-    post[i * 512 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 512 + j0] = pre00;
+    post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 512 + (j0 + 1)] = pre01;
+    post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 512 + (j0 + 2)] = pre02;
+    post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 512 + (j0 + 3)] = pre03;
+    post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 512 + j0] = pre10;
+      post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 512 + j0] = pre20;
+      post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 512 + j0] = pre30;
+      post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -356,21 +559,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_65b6123b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel dropout_65b6123b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -387,7 +684,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_c307e8a1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}
+// ==== kernel attention_c307e8a1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
 // fused attention (none + key padding, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -443,7 +740,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8faf0c02 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel dropout_8faf0c02 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -460,7 +757,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e2a10faf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel dropout_e2a10faf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -477,7 +774,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel take_first_1caa2ad4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel take_first_1caa2ad4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",128],"workgroup":64}]}
 // the first position of every sequence (<cls>)
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32, seq: i32 }
@@ -496,7 +793,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_d1d0571f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel matmul_epilogue_d1d0571f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias, post = tanh(c): [rows, 128] → [rows, 128]
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -509,22 +806,131 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (128)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
-    post[i * 128 + j] = tfm_tanh(pre);
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    post[i0 * 128 + j0] = tfm_tanh(pre00);
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    post[i0 * 128 + (j0 + 1)] = tfm_tanh(pre01);
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    post[i0 * 128 + (j0 + 2)] = tfm_tanh(pre02);
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    post[i0 * 128 + (j0 + 3)] = tfm_tanh(pre03);
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+      post[(i0 + 1) * 128 + j0] = tfm_tanh(pre10);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 128 + (j0 + 1)] = tfm_tanh(pre11);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 128 + (j0 + 2)] = tfm_tanh(pre12);
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 128 + (j0 + 3)] = tfm_tanh(pre13);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+      post[(i0 + 2) * 128 + j0] = tfm_tanh(pre20);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 128 + (j0 + 1)] = tfm_tanh(pre21);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 128 + (j0 + 2)] = tfm_tanh(pre22);
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 128 + (j0 + 3)] = tfm_tanh(pre23);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+      post[(i0 + 3) * 128 + j0] = tfm_tanh(pre30);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 128 + (j0 + 1)] = tfm_tanh(pre31);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 128 + (j0 + 2)] = tfm_tanh(pre32);
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 128 + (j0 + 3)] = tfm_tanh(pre33);
+    }
   }
 }
 
-// ==== kernel dropout_0f1c35f9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel dropout_0f1c35f9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -541,7 +947,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_042046ec {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",2],"workgroup":64}
+// ==== kernel matmul_epilogue_042046ec {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],1],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 2]
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -553,21 +959,121 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (2)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (1)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2);
-    tfm_rest = tfm_rest / (2);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (1);
+    tfm_rest = tfm_rest / (1);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 2 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 128 + p];
+      let b0: f32 = b[p * 2 + j0];
+      let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 2 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 2 + j0] = pre00;
+    if (j0 + 1 < 2) {
+      let pre01: f32 = c01 + bias[j0 + 1];
+      c[i0 * 2 + (j0 + 1)] = pre01;
+    }
+    if (j0 + 2 < 2) {
+      let pre02: f32 = c02 + bias[j0 + 2];
+      c[i0 * 2 + (j0 + 2)] = pre02;
+    }
+    if (j0 + 3 < 2) {
+      let pre03: f32 = c03 + bias[j0 + 3];
+      c[i0 * 2 + (j0 + 3)] = pre03;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 2 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 1 < 2) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 2 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 2 < 2) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 2 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 3 < 2) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 2 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 2 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 1 < 2) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 2 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 2 < 2) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 2 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 3 < 2) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 2 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 2 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 1 < 2) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 2 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 2 < 2) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 2 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 3 < 2) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 2 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_e30a7a37 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_e30a7a37 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 2 classes, mean over targets ≠ -100
 // From specs/bert_tiny_sentiment.tfm:7:3.
 struct Args { batch: i32 }
@@ -601,7 +1107,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/bert_tiny_sentiment.tfm:7:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -612,7 +1118,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_1bf34320 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel softmax_xent_grad_1bf34320 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/bert_tiny_sentiment.tfm:7:3.
 struct Args { batch: i32 }
@@ -621,9 +1127,8 @@ struct Args { batch: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     if (targets[r] != (-100)) {
@@ -631,8 +1136,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 2; c += 1) {
@@ -654,7 +1158,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_0db899ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_0db899ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 2] down to [2] (gradient of a broadcast)
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -673,7 +1177,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_3216e03f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel matmul_3216e03f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2] @ [128, 2]ᵀ
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -684,20 +1188,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (128)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2; p += 1) {
-      acc = acc + a[i * 2 + p] * b[j * 2 + p];
+      let a0: f32 = a[i0 * 2 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 2 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 2 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 2 + p];
+      let b0: f32 = b[j0 * 2 + p];
+      let b1: f32 = b[(j0 + 1) * 2 + p];
+      let b2: f32 = b[(j0 + 2) * 2 + p];
+      let b3: f32 = b[(j0 + 3) * 2 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5effa147 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",128,2],"workgroup":64}
+// ==== kernel matmul_5effa147 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],1],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 2]
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -708,20 +1291,105 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (2)) {
+  if (tfm_gid < (131 / 4) * (1)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2);
-    tfm_rest = tfm_rest / (2);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (1);
+    tfm_rest = tfm_rest / (1);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 2 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 2 + j0];
+      let b1: f32 = b[p * 2 + min(j0 + 1, 1)];
+      let b2: f32 = b[p * 2 + min(j0 + 2, 1)];
+      let b3: f32 = b[p * 2 + min(j0 + 3, 1)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2 + j] = acc;
+    c[i0 * 2 + j0] = c00;
+    if (j0 + 1 < 2) {
+      c[i0 * 2 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 2) {
+      c[i0 * 2 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 2) {
+      c[i0 * 2 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 2 + j0] = c10;
+    }
+    if (i0 + 1 < 128 && j0 + 1 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128 && j0 + 2 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128 && j0 + 3 < 2) {
+      c[(i0 + 1) * 2 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 2 + j0] = c20;
+    }
+    if (i0 + 2 < 128 && j0 + 1 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128 && j0 + 2 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128 && j0 + 3 < 2) {
+      c[(i0 + 2) * 2 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 2 + j0] = c30;
+    }
+    if (i0 + 3 < 128 && j0 + 1 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128 && j0 + 2 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128 && j0 + 3 < 2) {
+      c[(i0 + 3) * 2 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_871511d2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel act_grad_871511d2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",128],"workgroup":64}]}
 // tanh backward
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -740,7 +1408,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_d0fb604a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_d0fb604a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 128] down to [128] (gradient of a broadcast)
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -759,7 +1427,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_ab8ba9e6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",128],"workgroup":64}
+// ==== kernel matmul_ab8ba9e6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -770,20 +1438,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (128)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_018aaf75 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_018aaf75 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32 }
@@ -794,20 +1541,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel take_first_grad_e3f283d9 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel take_first_grad_e3f283d9 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // take_first backward: dy into position 0, zeros elsewhere
 // From specs/bert_tiny_sentiment.tfm:6:3.
 struct Args { batch: i32, seq: i32 }
@@ -826,7 +1652,7 @@ fn main() {
   }
 }
 
-// ==== kernel layernorm_grad_7e18ab0a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_7e18ab0a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/bert_tiny.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -875,7 +1701,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 128] down to [128] (gradient of a broadcast)
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -894,7 +1720,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -905,20 +1731,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",512,128],"workgroup":64}
+// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -929,20 +1834,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (128)) {
+  if (tfm_gid < (515 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_61e2f566 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel act_grad_61e2f566 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}]}
 // gelu backward
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -960,7 +1944,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 512] down to [512] (gradient of a broadcast)
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -979,7 +1963,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -990,20 +1974,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",128,512],"workgroup":64}
+// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/bert_tiny.tfm:28:5.
 struct Args { batch: i32, seq: i32 }
@@ -1014,20 +2077,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (512)) {
+  if (tfm_gid < (131 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -1038,20 +2180,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/bert_tiny.tfm:27:5.
 struct Args { batch: i32, seq: i32 }
@@ -1062,22 +2283,102 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_2db797dc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_f4e3725c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_tiny.tfm:27:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1092,49 +2393,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 128; o += 1) {
-      dk[b * (tfm_args.seq * 128) + o] = 0f;
-      dv[b * (tfm_args.seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (2) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (2);
+    tfm_rest = tfm_rest / (2);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 2; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (2) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (2);
+    tfm_rest = tfm_rest / (2);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1142,9 +2482,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_b9e5dfa8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_7c221828 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",2],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_tiny.tfm:27:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1159,49 +2500,88 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 128; o += 1) {
-      dk[b * (tfm_args.seq * 128) + o] = 0f;
-      dv[b * (tfm_args.seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (2) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (2);
+    tfm_rest = tfm_rest / (2);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 2; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
+      if (keyMask[b * tfm_args.seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (2) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (2);
+    tfm_rest = tfm_rest / (2);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
-          if (keyMask[b * tfm_args.seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 0.125f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 0.125f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 2 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 0.125f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 2 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+          let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1209,7 +2589,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
 // From specs/bert_tiny.tfm:21:5.
 struct Args { batch: i32, seq: i32 }
@@ -1228,7 +2608,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_60ce9dd3 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_60ce9dd3 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/bert_tiny.tfm:21:5.
 struct Args { seq: i32 }
@@ -1245,7 +2625,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_77ebb0d0 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_77ebb0d0 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bert_tiny.tfm:20:5.
 struct Args { batch: i32, seq: i32 }
@@ -1266,7 +2646,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_e3924463 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_e3924463 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/bert_tiny.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -1287,7 +2667,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -1323,7 +2703,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -1351,7 +2731,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

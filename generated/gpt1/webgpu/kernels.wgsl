@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_c1fa784c {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_c1fa784c {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 40478, 768]
 // From specs/gpt1.tfm:17:5.
 struct Args { batch: i32, seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_3c8cee94 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"grid","invocations":["*","seq",768],"workgroup":64}
+// ==== kernel slice_rows_3c8cee94 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",768],"workgroup":64}]}
 // rows [0, 0 + seq) of a [512, 768] table
 // From specs/gpt1.tfm:18:5.
 struct Args { seq: i32 }
@@ -77,7 +77,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt1.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/gpt1.tfm:16:3.
 struct Args { batch: i32, seq: i32 }
@@ -111,7 +111,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -123,21 +123,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_1064f931 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_1064f931 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -190,7 +284,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -207,7 +301,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_f941aacf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel add_norm_f941aacf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/gpt1.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -244,7 +338,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_fcc9873d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -257,22 +351,131 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -284,21 +487,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -315,7 +612,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_617b8502 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_617b8502 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -368,7 +665,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -385,7 +682,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -402,7 +699,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_47c67eea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_47c67eea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -455,7 +752,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -472,7 +769,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -489,7 +786,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_540a681d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_540a681d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -542,7 +839,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -559,7 +856,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -576,7 +873,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_f4e801d2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_f4e801d2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -629,7 +926,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -646,7 +943,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -663,7 +960,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_4d5007e8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_4d5007e8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -716,7 +1013,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -733,7 +1030,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -750,7 +1047,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_4af0d60d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_4af0d60d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -803,7 +1100,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -820,7 +1117,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -837,7 +1134,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_44cbf9cf {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_44cbf9cf {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -890,7 +1187,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -907,7 +1204,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -924,7 +1221,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_0274ace3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_0274ace3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -977,7 +1274,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -994,7 +1291,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1011,7 +1308,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_e258c37d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_e258c37d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1064,7 +1361,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1081,7 +1378,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1098,7 +1395,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_c3c5b849 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_c3c5b849 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1151,7 +1448,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 32, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1168,7 +1465,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 33, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1185,7 +1482,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_ed3274f8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_ed3274f8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1238,7 +1535,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 35, index)
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1255,7 +1552,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 36, index)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1272,7 +1569,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_313b298d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],40478],"workgroup":64}
+// ==== kernel matmul_313b298d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],10120],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [40478, 768]ᵀ
 // From specs/gpt1.tfm:27:3.
 struct Args { batch: i32, seq: i32 }
@@ -1283,20 +1580,105 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (40478)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (10120)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (40478);
-    tfm_rest = tfm_rest / (40478);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (10120);
+    tfm_rest = tfm_rest / (10120);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[min(j0 + 1, 40477) * 768 + p];
+      let b2: f32 = b[min(j0 + 2, 40477) * 768 + p];
+      let b3: f32 = b[min(j0 + 3, 40477) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 40478 + j] = acc;
+    c[i0 * 40478 + j0] = c00;
+    if (j0 + 1 < 40478) {
+      c[i0 * 40478 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 40478) {
+      c[i0 * 40478 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 40478) {
+      c[i0 * 40478 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 40478 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 1 < 40478) {
+      c[(i0 + 1) * 40478 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 2 < 40478) {
+      c[(i0 + 1) * 40478 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 3 < 40478) {
+      c[(i0 + 1) * 40478 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 40478 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 1 < 40478) {
+      c[(i0 + 2) * 40478 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 2 < 40478) {
+      c[(i0 + 2) * 40478 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 3 < 40478) {
+      c[(i0 + 2) * 40478 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 40478 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 1 < 40478) {
+      c[(i0 + 3) * 40478 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 2 < 40478) {
+      c[(i0 + 3) * 40478 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 3 < 40478) {
+      c[(i0 + 3) * 40478 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_bfc61b5f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_bfc61b5f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 40478 classes, mean over targets ≠ -100
 // From specs/gpt1.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
@@ -1330,7 +1712,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/gpt1.tfm:28:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1341,7 +1723,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_c42ff20b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_c42ff20b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/gpt1.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
@@ -1350,9 +1732,8 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -1360,8 +1741,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 40478; c += 1) {
@@ -1383,7 +1763,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_bcde16d6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_bcde16d6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ b: [rows, 40478] @ [40478, 768]
 // From specs/gpt1.tfm:27:3.
 struct Args { batch: i32, seq: i32 }
@@ -1394,20 +1774,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 40478; p += 1) {
-      acc = acc + a[i * 40478 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 40478 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 40478 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 40478 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 40478 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_1a65f4da {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",40478,768],"workgroup":64}
+// ==== kernel matmul_1a65f4da {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",40481,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 40478]ᵀ @ [rows, 768]
 // From specs/gpt1.tfm:27:3.
 struct Args { batch: i32, seq: i32 }
@@ -1418,20 +1877,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (40478) * (768)) {
+  if (tfm_gid < (40481 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 40478 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 40478 + i0];
+      let a1: f32 = a[p * 40478 + min(i0 + 1, 40477)];
+      let a2: f32 = a[p * 40478 + min(i0 + 2, 40477)];
+      let a3: f32 = a[p * 40478 + min(i0 + 3, 40477)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 40478) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 40478) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 40478) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 40478) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 40478) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 40478) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 40478) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 40478) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 40478) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 40478) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 40478) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 40478) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel layernorm_grad_8350e49a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_8350e49a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/gpt1.tfm:22:5.
 struct Args { batch: i32, seq: i32 }
@@ -1480,7 +2018,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [768] (gradient of a broadcast)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1499,7 +2037,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1510,20 +2048,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1534,20 +2151,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_f38d462c {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel act_grad_f38d462c {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}]}
 // gelu backward
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1565,7 +2261,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1584,7 +2280,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1595,20 +2291,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1619,20 +2394,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt1.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1649,7 +2503,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1660,20 +2514,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/gpt1.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -1684,22 +2617,102 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_e46c0c41 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_1f1f975f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1713,57 +2726,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_fa5dd769 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6eb4cbd0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1777,57 +2828,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_62c2dc87 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6518c25b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1841,57 +2930,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_3ea2177c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_7b3dffbb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1905,57 +3032,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_ef239efa {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_a70f208e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1969,57 +3134,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_b48b4788 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_eae013f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2033,57 +3236,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_615ec93c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_4e187465 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2097,57 +3338,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_7ca88fcd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_a3a6b541 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2161,57 +3440,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_2511602e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_7bc95c34 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2225,57 +3542,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_252cb328 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_d809141f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2289,57 +3644,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_376339fd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_b30e71bd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2353,57 +3746,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_af5d6361 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_0527f542 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2417,55 +3848,92 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
 // From specs/gpt1.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
@@ -2484,7 +3952,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_ea472f91 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_ea472f91 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/gpt1.tfm:18:5.
 struct Args { seq: i32 }
@@ -2501,7 +3969,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_d3b92c1b {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_d3b92c1b {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/gpt1.tfm:17:5.
 struct Args { batch: i32, seq: i32 }
@@ -2522,7 +3990,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_178c1147 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":31087104,"workgroup":64}
+// ==== kernel add_178c1147 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":31087104,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt1.tfm:17:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -2537,7 +4005,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -2573,7 +4041,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -2601,7 +4069,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

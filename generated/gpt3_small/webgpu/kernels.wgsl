@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_6ebf1f4a {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_6ebf1f4a {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 50257, 768]
 // From specs/gpt3_small.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_cf513659 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"grid","invocations":["*","seq",768],"workgroup":64}
+// ==== kernel slice_rows_cf513659 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",768],"workgroup":64}]}
 // rows [0, 0 + seq) of a [2048, 768] table
 // From specs/gpt3_small.tfm:20:5.
 struct Args { seq: i32 }
@@ -77,7 +77,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_4a556083 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt3_small.tfm:20:5.
 struct Args { batch: i32, seq: i32 }
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_7090a2bc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/gpt3_small.tfm:18:3.
 struct Args { batch: i32, seq: i32 }
@@ -111,7 +111,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_b6602e8b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel layernorm_b6602e8b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (768), eps 0.00001
 // From specs/gpt3_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -143,7 +143,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_b9635009 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -155,21 +155,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_1064f931 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_1064f931 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -222,7 +316,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_f7b60d5c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -239,7 +333,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_f941aacf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel add_norm_f941aacf {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/gpt3_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -276,7 +370,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_b5795f9f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_b5795f9f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu_tanh(c): [rows, 768] → [rows, 3072]
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -289,22 +383,131 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_tanh(0.7978846f * (pre + 0.044715f * (pre * (pre * pre)))));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_tanh(0.7978846f * (pre00 + 0.044715f * (pre00 * (pre00 * pre00)))));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_tanh(0.7978846f * (pre01 + 0.044715f * (pre01 * (pre01 * pre01)))));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_tanh(0.7978846f * (pre02 + 0.044715f * (pre02 * (pre02 * pre02)))));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_tanh(0.7978846f * (pre03 + 0.044715f * (pre03 * (pre03 * pre03)))));
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_tanh(0.7978846f * (pre10 + 0.044715f * (pre10 * (pre10 * pre10)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_tanh(0.7978846f * (pre11 + 0.044715f * (pre11 * (pre11 * pre11)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_tanh(0.7978846f * (pre12 + 0.044715f * (pre12 * (pre12 * pre12)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_tanh(0.7978846f * (pre13 + 0.044715f * (pre13 * (pre13 * pre13)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_tanh(0.7978846f * (pre20 + 0.044715f * (pre20 * (pre20 * pre20)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_tanh(0.7978846f * (pre21 + 0.044715f * (pre21 * (pre21 * pre21)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_tanh(0.7978846f * (pre22 + 0.044715f * (pre22 * (pre22 * pre22)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_tanh(0.7978846f * (pre23 + 0.044715f * (pre23 * (pre23 * pre23)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_tanh(0.7978846f * (pre30 + 0.044715f * (pre30 * (pre30 * pre30)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_tanh(0.7978846f * (pre31 + 0.044715f * (pre31 * (pre31 * pre31)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_tanh(0.7978846f * (pre32 + 0.044715f * (pre32 * (pre32 * pre32)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_tanh(0.7978846f * (pre33 + 0.044715f * (pre33 * (pre33 * pre33)))));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_epilogue_84844529 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -316,21 +519,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_9291b980 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -347,7 +644,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_6a5ea550 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_6a5ea550 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -400,7 +697,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_300771dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -417,7 +714,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_a27890c0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -434,7 +731,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_47c67eea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_47c67eea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -487,7 +784,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d4344b12 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -504,7 +801,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_205732b5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -521,7 +818,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_07a74631 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_07a74631 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -574,7 +871,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_4613e4e0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -591,7 +888,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_863f69ab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -608,7 +905,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_f4e801d2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_f4e801d2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -661,7 +958,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_dcb63c5d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -678,7 +975,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_0777fe1f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -695,7 +992,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_9d1562a7 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_9d1562a7 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -748,7 +1045,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_6f05b4ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -765,7 +1062,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_aa1ff997 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -782,7 +1079,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_4af0d60d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_4af0d60d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -835,7 +1132,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_91af7677 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -852,7 +1149,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c093589a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -869,7 +1166,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_1a2a847b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_1a2a847b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -922,7 +1219,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e0eda9d6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -939,7 +1236,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_2fe7966d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -956,7 +1253,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_0274ace3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_0274ace3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1009,7 +1306,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_e534f9b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1026,7 +1323,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_3f186107 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1043,7 +1340,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_3630d4fb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_3630d4fb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1096,7 +1393,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_c3294cd4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1113,7 +1410,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_5ea57a41 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1130,7 +1427,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_c3c5b849 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_c3c5b849 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (causal, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1183,7 +1480,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_d8e20656 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 32, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1200,7 +1497,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ff62c0d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 33, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1217,7 +1514,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_5eff5733 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}
+// ==== kernel attention_5eff5733 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention (local, dropout 0.1): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1270,7 +1567,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_bced306c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 35, index)
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1287,7 +1584,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel dropout_ecb5c6c9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 36, index)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1304,7 +1601,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_599a77ad {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],50257],"workgroup":64}
+// ==== kernel matmul_599a77ad {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],12565],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [50257, 768]ᵀ
 // From specs/gpt3_small.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -1315,20 +1612,105 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (50257)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (12565)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (50257);
-    tfm_rest = tfm_rest / (50257);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (12565);
+    tfm_rest = tfm_rest / (12565);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[min(j0 + 1, 50256) * 768 + p];
+      let b2: f32 = b[min(j0 + 2, 50256) * 768 + p];
+      let b3: f32 = b[min(j0 + 3, 50256) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 50257 + j] = acc;
+    c[i0 * 50257 + j0] = c00;
+    if (j0 + 1 < 50257) {
+      c[i0 * 50257 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 50257) {
+      c[i0 * 50257 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 50257) {
+      c[i0 * 50257 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 50257 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 1 < 50257) {
+      c[(i0 + 1) * 50257 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 2 < 50257) {
+      c[(i0 + 1) * 50257 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq && j0 + 3 < 50257) {
+      c[(i0 + 1) * 50257 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 50257 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 1 < 50257) {
+      c[(i0 + 2) * 50257 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 2 < 50257) {
+      c[(i0 + 2) * 50257 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq && j0 + 3 < 50257) {
+      c[(i0 + 2) * 50257 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 50257 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 1 < 50257) {
+      c[(i0 + 3) * 50257 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 2 < 50257) {
+      c[(i0 + 3) * 50257 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq && j0 + 3 < 50257) {
+      c[(i0 + 3) * 50257 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_ba2d338f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_ba2d338f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 50257 classes, mean over targets ≠ -100
 // From specs/gpt3_small.tfm:31:3.
 struct Args { batch: i32, seq: i32 }
@@ -1362,7 +1744,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/gpt3_small.tfm:31:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1373,7 +1755,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_9943df5c {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_9943df5c {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/gpt3_small.tfm:31:3.
 struct Args { batch: i32, seq: i32 }
@@ -1382,9 +1764,8 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -1392,8 +1773,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 50257; c += 1) {
@@ -1415,7 +1795,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_89e6c5ba {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_89e6c5ba {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ b: [rows, 50257] @ [50257, 768]
 // From specs/gpt3_small.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -1426,20 +1806,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 50257; p += 1) {
-      acc = acc + a[i * 50257 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 50257 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 50257 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_b1249d06 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",50257,768],"workgroup":64}
+// ==== kernel matmul_b1249d06 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",50260,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 50257]ᵀ @ [rows, 768]
 // From specs/gpt3_small.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -1450,20 +1909,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (50257) * (768)) {
+  if (tfm_gid < (50260 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 50257 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 50257 + i0];
+      let a1: f32 = a[p * 50257 + min(i0 + 1, 50256)];
+      let a2: f32 = a[p * 50257 + min(i0 + 2, 50256)];
+      let a3: f32 = a[p * 50257 + min(i0 + 3, 50256)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 50257) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 50257) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 50257) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 50257) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 50257) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 50257) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 50257) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 50257) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 50257) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 50257) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 50257) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 50257) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel layernorm_grad_8350e49a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_8350e49a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/gpt3_small.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -1512,7 +2050,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [768] (gradient of a broadcast)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1531,7 +2069,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel matmul_2a958e6f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1542,20 +2080,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_9e20ac55 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1566,20 +2183,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_2914400d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}
+// ==== kernel act_grad_2914400d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],3072],"workgroup":64}]}
 // gelu_tanh backward
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1598,7 +2294,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1617,7 +2313,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_e17c444b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1628,20 +2324,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_64bb157b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/gpt3_small.tfm:26:5.
 struct Args { batch: i32, seq: i32 }
@@ -1652,20 +2427,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel add_45bd2120 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt3_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -1682,7 +2536,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],768],"workgroup":64}
+// ==== kernel matmul_97bc8c04 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1693,20 +2547,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_a13ec4f4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/gpt3_small.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -1717,22 +2650,102 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_9202b6e9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_487c99bb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1746,57 +2759,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_fa5dd769 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6eb4cbd0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1810,57 +2861,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_abaabdba {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_da1f22a8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1874,57 +2963,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_3ea2177c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_7b3dffbb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1938,57 +3065,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_8eb285ea {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_d3e5ed0e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2002,57 +3167,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_b48b4788 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_eae013f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2066,57 +3269,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_a5d121e5 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_be88a1ee {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2130,57 +3371,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_7ca88fcd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_a3a6b541 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2194,57 +3473,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_5c2fe782 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_ffd4c1e1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2258,57 +3575,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_252cb328 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_d809141f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2322,57 +3677,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_fb581099 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_4cef00d0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2386,57 +3779,95 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < min(tfm_args.seq, j + 256); qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel attention_grad_af5d6361 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_0527f542 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -2450,55 +3881,92 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-      dk[b * (tfm_args.seq * 768) + o] = 0f;
-      dv[b * (tfm_args.seq * 768) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 12 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
 // From specs/gpt3_small.tfm:20:5.
 struct Args { batch: i32, seq: i32 }
@@ -2517,7 +3985,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_d695f024 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_d695f024 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/gpt3_small.tfm:20:5.
 struct Args { seq: i32 }
@@ -2534,7 +4002,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_d4df3ebb {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_d4df3ebb {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/gpt3_small.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -2555,7 +4023,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_87e0a4f8 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":38597376,"workgroup":64}
+// ==== kernel add_87e0a4f8 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":38597376,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt3_small.tfm:19:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -2570,7 +4038,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -2606,7 +4074,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -2634,7 +4102,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

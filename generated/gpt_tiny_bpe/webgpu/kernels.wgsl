@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_c4162ddb {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel embedding_c4162ddb {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 1024, 128]
 // From specs/gpt_tiny.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_6823e6bb {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"grid","invocations":["*","seq",128],"workgroup":64}
+// ==== kernel slice_rows_6823e6bb {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",128],"workgroup":64}]}
 // rows [0, 0 + seq) of a [64, 128] table
 // From specs/gpt_tiny.tfm:19:5.
 struct Args { seq: i32 }
@@ -77,7 +77,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel add_567ae027 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt_tiny.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -94,7 +94,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_545b1532 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel layernorm_545b1532 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // layernorm over the last dim (128), eps 0.00001
 // From specs/gpt_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -126,7 +126,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_4c814ba3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 128]
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -138,21 +138,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_3f8093ab {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64}
+// ==== kernel attention_3f8093ab {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -204,7 +298,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_b9424b42 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel add_norm_b9424b42 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (128): writes the sum and the normed row
 // From specs/gpt_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -241,7 +335,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_7c3090d5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel matmul_epilogue_7c3090d5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu_tanh(c): [rows, 128] → [rows, 512]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -254,22 +348,131 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 512 + j] = pre;
-    post[i * 512 + j] = 0.5f * pre * (1f + tfm_tanh(0.7978846f * (pre + 0.044715f * (pre * (pre * pre)))));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 512 + j0] = pre00;
+    post[i0 * 512 + j0] = 0.5f * pre00 * (1f + tfm_tanh(0.7978846f * (pre00 + 0.044715f * (pre00 * (pre00 * pre00)))));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 512 + (j0 + 1)] = pre01;
+    post[i0 * 512 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_tanh(0.7978846f * (pre01 + 0.044715f * (pre01 * (pre01 * pre01)))));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 512 + (j0 + 2)] = pre02;
+    post[i0 * 512 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_tanh(0.7978846f * (pre02 + 0.044715f * (pre02 * (pre02 * pre02)))));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 512 + (j0 + 3)] = pre03;
+    post[i0 * 512 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_tanh(0.7978846f * (pre03 + 0.044715f * (pre03 * (pre03 * pre03)))));
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 512 + j0] = pre10;
+      post[(i0 + 1) * 512 + j0] = 0.5f * pre10 * (1f + tfm_tanh(0.7978846f * (pre10 + 0.044715f * (pre10 * (pre10 * pre10)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 512 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 512 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_tanh(0.7978846f * (pre11 + 0.044715f * (pre11 * (pre11 * pre11)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 512 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 512 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_tanh(0.7978846f * (pre12 + 0.044715f * (pre12 * (pre12 * pre12)))));
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 512 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 512 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_tanh(0.7978846f * (pre13 + 0.044715f * (pre13 * (pre13 * pre13)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 512 + j0] = pre20;
+      post[(i0 + 2) * 512 + j0] = 0.5f * pre20 * (1f + tfm_tanh(0.7978846f * (pre20 + 0.044715f * (pre20 * (pre20 * pre20)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 512 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 512 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_tanh(0.7978846f * (pre21 + 0.044715f * (pre21 * (pre21 * pre21)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 512 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 512 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_tanh(0.7978846f * (pre22 + 0.044715f * (pre22 * (pre22 * pre22)))));
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 512 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 512 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_tanh(0.7978846f * (pre23 + 0.044715f * (pre23 * (pre23 * pre23)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 512 + j0] = pre30;
+      post[(i0 + 3) * 512 + j0] = 0.5f * pre30 * (1f + tfm_tanh(0.7978846f * (pre30 + 0.044715f * (pre30 * (pre30 * pre30)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 512 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 512 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_tanh(0.7978846f * (pre31 + 0.044715f * (pre31 * (pre31 * pre31)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 512 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 512 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_tanh(0.7978846f * (pre32 + 0.044715f * (pre32 * (pre32 * pre32)))));
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 512 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 512 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_tanh(0.7978846f * (pre33 + 0.044715f * (pre33 * (pre33 * pre33)))));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_epilogue_180bad3c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 512] → [rows, 128]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -281,21 +484,115 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel matmul_8b685da8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],1024],"workgroup":64}
+// ==== kernel matmul_8b685da8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],256],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 1024]
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -306,20 +603,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (1024)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (256)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (1024);
-    tfm_rest = tfm_rest / (1024);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 1024 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[p * 1024 + j0];
+      let b1: f32 = b[p * 1024 + (j0 + 1)];
+      let b2: f32 = b[p * 1024 + (j0 + 2)];
+      let b3: f32 = b[p * 1024 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 1024 + j] = acc;
+    c[i0 * 1024 + j0] = c00;
+    c[i0 * 1024 + (j0 + 1)] = c01;
+    c[i0 * 1024 + (j0 + 2)] = c02;
+    c[i0 * 1024 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 1024 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 1024 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 1024 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_895622d9 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_895622d9 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 1024 classes, mean over targets ≠ -100
 // From specs/gpt_tiny.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -353,7 +729,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/gpt_tiny.tfm:30:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -364,7 +740,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_521eba46 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*","batch","seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_521eba46 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/gpt_tiny.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -373,9 +749,8 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -383,8 +758,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 1024; c += 1) {
@@ -406,7 +780,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_353636db {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_353636db {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 1024] @ [128, 1024]ᵀ
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -417,20 +791,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 1024; p += 1) {
-      acc = acc + a[i * 1024 + p] * b[j * 1024 + p];
+      let a0: f32 = a[i0 * 1024 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 1024 + p];
+      let b0: f32 = b[j0 * 1024 + p];
+      let b1: f32 = b[(j0 + 1) * 1024 + p];
+      let b2: f32 = b[(j0 + 2) * 1024 + p];
+      let b3: f32 = b[(j0 + 3) * 1024 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9c2a55f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",128,1024],"workgroup":64}
+// ==== kernel matmul_9c2a55f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],256],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 1024]
 // From specs/gpt_tiny.tfm:29:3.
 struct Args { batch: i32, seq: i32 }
@@ -441,20 +894,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (1024)) {
+  if (tfm_gid < (131 / 4) * (256)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (1024);
-    tfm_rest = tfm_rest / (1024);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (256);
+    tfm_rest = tfm_rest / (256);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 1024 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 1024 + j0];
+      let b1: f32 = b[p * 1024 + (j0 + 1)];
+      let b2: f32 = b[p * 1024 + (j0 + 2)];
+      let b3: f32 = b[p * 1024 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 1024 + j] = acc;
+    c[i0 * 1024 + j0] = c00;
+    c[i0 * 1024 + (j0 + 1)] = c01;
+    c[i0 * 1024 + (j0 + 2)] = c02;
+    c[i0 * 1024 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 1024 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 1024 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 1024 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel layernorm_grad_bb3a76d2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_bb3a76d2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/gpt_tiny.tfm:28:3.
 struct Args { batch: i32, seq: i32 }
@@ -503,7 +1035,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_73f7e64b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 128] down to [128] (gradient of a broadcast)
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -522,7 +1054,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel matmul_16c848d3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [512, 128]ᵀ
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -533,20 +1065,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",512,128],"workgroup":64}
+// ==== kernel matmul_4c3a8c47 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 128]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -557,20 +1168,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (128)) {
+  if (tfm_gid < (515 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_6b994f81 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}
+// ==== kernel act_grad_6b994f81 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],512],"workgroup":64}]}
 // gelu_tanh backward
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -589,7 +1279,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_bf1d315d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 512] down to [512] (gradient of a broadcast)
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -608,7 +1298,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_9261aa0c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [128, 512]ᵀ
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -619,20 +1309,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",128,512],"workgroup":64}
+// ==== kernel matmul_54fd9dda {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 512]
 // From specs/gpt_tiny.tfm:25:5.
 struct Args { batch: i32, seq: i32 }
@@ -643,20 +1412,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (512)) {
+  if (tfm_gid < (131 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel add_2b8307ad {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/gpt_tiny.tfm:23:5.
 struct Args { batch: i32, seq: i32 }
@@ -673,7 +1521,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","seq"],128],"workgroup":64}
+// ==== kernel matmul_0a1772f9 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -684,20 +1532,99 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_161da9cc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/gpt_tiny.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
@@ -708,22 +1635,102 @@ struct Args { batch: i32, seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_04f66901 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_6dc47385 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt_tiny.tfm:24:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -736,55 +1743,92 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.seq * 128; o += 1) {
-      dk[b * (tfm_args.seq * 128) + o] = 0f;
-      dv[b * (tfm_args.seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 32;
+    let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
-      for (var qi: i32 = 0; qi < tfm_args.seq; qi += 1) {
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
+      let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.17677669f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = 1f;
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+      for (var e: i32 = 0; e < 32; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.seq);
+    tfm_rest = tfm_rest / (tfm_args.seq);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
+      for (var qi: i32 = j; qi < tfm_args.seq; qi += 1) {
         let qo: i32 = (b * tfm_args.seq + qi) * 128 + h * 32;
         let rowLse: f32 = lse[(b * tfm_args.seq + qi) * 4 + h];
         var rowDot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
-          let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.17677669f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = 1f;
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.17677669f;
-          for (var e: i32 = 0; e < 32; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.17677669f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_6c404e49 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, seq, 128] down to [seq, 128] (gradient of a broadcast)
 // From specs/gpt_tiny.tfm:19:5.
 struct Args { batch: i32, seq: i32 }
@@ -803,7 +1847,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_76e51f80 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_76e51f80 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/gpt_tiny.tfm:19:5.
 struct Args { seq: i32 }
@@ -820,7 +1864,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_be4b782d {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_be4b782d {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/gpt_tiny.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
@@ -841,7 +1885,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -877,7 +1921,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -905,7 +1949,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_d19a68af {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel embedding_d19a68af {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 32128, 512]
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f0422d10 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_f0422d10 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/t5_small.tfm:20:3.
 struct Args { batch: i32, src_seq: i32 }
@@ -78,7 +78,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_63e9687e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel rmsnorm_63e9687e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // rmsnorm over the last dim (512), eps 0.000001
 // From specs/t5_small.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -104,7 +104,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_2050010f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_2050010f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 512]
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -115,20 +115,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_f46b3b02 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",8],"src_seq"],"workgroup":64}
+// ==== kernel attention_f46b3b02 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",8],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -186,7 +265,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_b305a30f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_b305a30f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -203,7 +282,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_818452ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel add_norm_818452ce {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
 // From specs/t5_small.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -234,7 +313,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_ecf65b4f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}
+// ==== kernel matmul_ecf65b4f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],512],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 2048]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -245,20 +324,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 2048 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 2048 + j0];
+      let b1: f32 = b[p * 2048 + (j0 + 1)];
+      let b2: f32 = b[p * 2048 + (j0 + 2)];
+      let b3: f32 = b[p * 2048 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_9784d12a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}
+// ==== kernel act_9784d12a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}]}
 // relu
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -274,7 +432,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_48295fb8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_48295fb8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 512]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -285,20 +443,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel dropout_2efbc3b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_2efbc3b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -315,7 +552,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcb78dfc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_dcb78dfc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -332,7 +569,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_a8b5cf28 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_a8b5cf28 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -349,7 +586,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_0b103d15 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_0b103d15 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -366,7 +603,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_858cb23f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_858cb23f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -383,7 +620,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8297b71f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_8297b71f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -400,7 +637,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ccb4f7d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_ccb4f7d5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -417,7 +654,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_02c0be2e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_02c0be2e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -434,7 +671,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_484d82e1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_484d82e1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -451,7 +688,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9c4185e5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_9c4185e5 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -468,7 +705,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_b33b6858 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel dropout_b33b6858 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 12, index)
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -485,7 +722,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_5350efa5 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel embedding_5350efa5 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 32128, 512]
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -505,7 +742,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_3d2fcb3d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_3d2fcb3d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 13, index)
 // From specs/t5_small.tfm:20:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -522,7 +759,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_4c9095aa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel rmsnorm_4c9095aa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // rmsnorm over the last dim (512), eps 0.000001
 // From specs/t5_small.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -548,7 +785,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_63591662 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_63591662 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 512]
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -559,20 +796,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_2b3e1840 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",8],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_2b3e1840 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",8],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -627,7 +943,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_96b0a5b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_96b0a5b2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 14, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -644,7 +960,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_0061a6a4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel add_norm_0061a6a4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + rmsnorm over the last dim (512): writes the sum and the normed row
 // From specs/t5_small.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -675,7 +991,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_b52ef93b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",8],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_b52ef93b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",8],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
@@ -730,7 +1046,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7b2d4695 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_7b2d4695 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 15, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -747,7 +1063,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_5a0428b3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel matmul_5a0428b3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
 // c = a @ b: [rows, 512] @ [512, 2048]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -758,20 +1074,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[p * 2048 + j];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[p * 2048 + j0];
+      let b1: f32 = b[p * 2048 + (j0 + 1)];
+      let b2: f32 = b[p * 2048 + (j0 + 2)];
+      let b3: f32 = b[p * 2048 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_2fd52949 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel act_2fd52949 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}]}
 // relu
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -787,7 +1182,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_5bd34474 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_5bd34474 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 512]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -798,20 +1193,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel dropout_aaa5b6d8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_aaa5b6d8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 16, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -828,7 +1302,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2e214b29 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_2e214b29 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 17, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -845,7 +1319,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8278d297 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_8278d297 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 18, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -862,7 +1336,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7a13c20e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_7a13c20e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 19, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -879,7 +1353,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6be0007f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_6be0007f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 20, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -896,7 +1370,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dce18b28 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_dce18b28 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 21, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -913,7 +1387,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f9dfea9f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_f9dfea9f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 22, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -930,7 +1404,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5d9e7ffe {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_5d9e7ffe {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 23, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -947,7 +1421,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_39c62849 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_39c62849 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 24, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -964,7 +1438,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_25d3f30f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_25d3f30f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 25, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -981,7 +1455,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_829ab9dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_829ab9dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 26, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -998,7 +1472,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_084ee263 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_084ee263 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 27, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1015,7 +1489,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_6a02b627 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_6a02b627 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 28, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1032,7 +1506,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_afdd80ba {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_afdd80ba {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 29, index)
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1049,7 +1523,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_ce85beb7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_ce85beb7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 30, index)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1066,7 +1540,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f6739065 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel dropout_f6739065 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 31, index)
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1083,7 +1557,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_588c9044 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],32128],"workgroup":64}
+// ==== kernel matmul_588c9044 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],8032],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [32128, 512]ᵀ
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1094,20 +1568,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (32128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (8032)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (32128);
-    tfm_rest = tfm_rest / (32128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (8032);
+    tfm_rest = tfm_rest / (8032);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 32128 + j] = acc;
+    c[i0 * 32128 + j0] = c00;
+    c[i0 * 32128 + (j0 + 1)] = c01;
+    c[i0 * 32128 + (j0 + 2)] = c02;
+    c[i0 * 32128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 32128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 32128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 32128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel scale_9c5698f4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],32128],"workgroup":64}
+// ==== kernel scale_9c5698f4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],32128],"workgroup":64}]}
 // y = 0.044194173824159216 · x
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1123,7 +1676,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel softmax_xent_327d533a {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_327d533a {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 32128 classes, mean over targets ≠ -100
 // From specs/t5_small.tfm:47:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1157,7 +1710,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/t5_small.tfm:47:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -1168,7 +1721,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_5749d0f2 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_5749d0f2 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/t5_small.tfm:47:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1177,9 +1730,8 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -1187,8 +1739,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 32128; c += 1) {
@@ -1210,7 +1761,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_335aa606 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_335aa606 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ b: [rows, 32128] @ [32128, 512]
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1221,20 +1772,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 32128; p += 1) {
-      acc = acc + a[i * 32128 + p] * b[p * 512 + j];
+      let a0: f32 = a[i0 * 32128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 32128 + p];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_fbc8e039 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",32128,512],"workgroup":64}
+// ==== kernel matmul_fbc8e039 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",32131,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 32128]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:46:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1245,20 +1875,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (32128) * (512)) {
+  if (tfm_gid < (32131 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 32128 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 32128 + i0];
+      let a1: f32 = a[p * 32128 + min(i0 + 1, 32127)];
+      let a2: f32 = a[p * 32128 + min(i0 + 2, 32127)];
+      let a3: f32 = a[p * 32128 + min(i0 + 3, 32127)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 32128) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 32128) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 32128) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel rmsnorm_grad_f21fd502 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel rmsnorm_grad_f21fd502 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // rmsnorm backward: dx, dg
 // From specs/t5_small.tfm:44:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1299,7 +2008,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_a9b1aa09 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel matmul_a9b1aa09 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1310,20 +2019,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_10eb18cb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",2048,512],"workgroup":64}
+// ==== kernel matmul_10eb18cb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1334,20 +2122,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2048) * (512)) {
+  if (tfm_gid < (2051 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 2048 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 2048 + i0];
+      let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
+      let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
+      let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_e9b17147 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel act_grad_e9b17147 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}]}
 // relu backward
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1365,7 +2232,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_43c1a9dc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_43c1a9dc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1376,20 +2243,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[j * 2048 + p];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let b0: f32 = b[j0 * 2048 + p];
+      let b1: f32 = b[(j0 + 1) * 2048 + p];
+      let b2: f32 = b[(j0 + 2) * 2048 + p];
+      let b3: f32 = b[(j0 + 3) * 2048 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_1390a8a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",512,2048],"workgroup":64}
+// ==== kernel matmul_1390a8a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],512],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 // From specs/t5_small.tfm:41:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1400,20 +2346,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (2048)) {
+  if (tfm_gid < (515 / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 2048 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 2048 + j0];
+      let b1: f32 = b[p * 2048 + (j0 + 1)];
+      let b2: f32 = b[p * 2048 + (j0 + 2)];
+      let b3: f32 = b[p * 2048 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_57b5b793 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel add_57b5b793 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_small.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1430,7 +2455,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_45cdc40c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],512],"workgroup":64}
+// ==== kernel matmul_45cdc40c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1441,20 +2466,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_b76c81f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",512,512],"workgroup":64}
+// ==== kernel matmul_b76c81f5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1465,22 +2569,102 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (512)) {
+  if (tfm_gid < (515 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_f8123a56 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_77429e32 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",8],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",8],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/t5_small.tfm:40:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1494,49 +2678,88 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 512; o += 1) {
-      dk[b * (tfm_args.src_seq * 512) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 512) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (8);
+    tfm_rest = tfm_rest / (8);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 8; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 1f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 1f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (8) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (8);
+    tfm_rest = tfm_rest / (8);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 512 + h * 64;
-        let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 64; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 1f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 1f;
-            for (var e: i32 = 0; e < 64; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 8 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 512 + kh * 64;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 1f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 1f;
+          for (var e: i32 = 0; e < 64; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1544,7 +2767,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_a172dc1c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_a172dc1c {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [512, 512]ᵀ
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1555,20 +2778,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9bffbb1a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",512,512],"workgroup":64}
+// ==== kernel matmul_9bffbb1a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1579,20 +2881,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (512)) {
+  if (tfm_gid < (515 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_8aa0fa7f {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel add_8aa0fa7f {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_small.tfm:40:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1609,7 +2990,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_4d292336 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel attention_grad_4d292336 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_small.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1678,7 +3059,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_43cca11d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":256,"workgroup":64}
+// ==== kernel add_43cca11d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":256,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_small.tfm:39:7.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1693,7 +3074,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_grad_c275c68d {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_c275c68d {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1714,7 +3095,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_800feeb2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":16449536,"workgroup":64}
+// ==== kernel add_800feeb2 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":16449536,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_small.tfm:21:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1729,7 +3110,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_grad_7b74c4ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel rmsnorm_grad_7b74c4ae {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // rmsnorm backward: dx, dg
 // From specs/t5_small.tfm:33:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1770,7 +3151,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_57277a2f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}
+// ==== kernel matmul_57277a2f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],512],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 512] @ [2048, 512]ᵀ
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1781,20 +3162,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 512; p += 1) {
-      acc = acc + a[i * 512 + p] * b[j * 512 + p];
+      let a0: f32 = a[i0 * 512 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 512 + p];
+      let b0: f32 = b[j0 * 512 + p];
+      let b1: f32 = b[(j0 + 1) * 512 + p];
+      let b2: f32 = b[(j0 + 2) * 512 + p];
+      let b3: f32 = b[(j0 + 3) * 512 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_1be6102e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",2048,512],"workgroup":64}
+// ==== kernel matmul_1be6102e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],128],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 512]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1805,20 +3265,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2048) * (512)) {
+  if (tfm_gid < (2051 / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 2048 + i] * b[p * 512 + j];
+      let a0: f32 = a[p * 2048 + i0];
+      let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
+      let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
+      let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let b0: f32 = b[p * 512 + j0];
+      let b1: f32 = b[p * 512 + (j0 + 1)];
+      let b2: f32 = b[p * 512 + (j0 + 2)];
+      let b3: f32 = b[p * 512 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_586b65d9 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}
+// ==== kernel act_grad_586b65d9 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],2048],"workgroup":64}]}
 // relu backward
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1836,7 +3375,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_cd7651af {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],512],"workgroup":64}
+// ==== kernel matmul_cd7651af {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],128],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 2048] @ [512, 2048]ᵀ
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1847,20 +3386,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (512)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (128)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (512);
-    tfm_rest = tfm_rest / (512);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (128);
+    tfm_rest = tfm_rest / (128);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[j * 2048 + p];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 2048 + p];
+      let b0: f32 = b[j0 * 2048 + p];
+      let b1: f32 = b[(j0 + 1) * 2048 + p];
+      let b2: f32 = b[(j0 + 2) * 2048 + p];
+      let b3: f32 = b[(j0 + 3) * 2048 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 512 + j] = acc;
+    c[i0 * 512 + j0] = c00;
+    c[i0 * 512 + (j0 + 1)] = c01;
+    c[i0 * 512 + (j0 + 2)] = c02;
+    c[i0 * 512 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 512 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 512 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 512 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_2fd78d10 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",512,2048],"workgroup":64}
+// ==== kernel matmul_2fd78d10 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",515,4],512],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 512]ᵀ @ [rows, 2048]
 // From specs/t5_small.tfm:30:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1871,20 +3489,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (512) * (2048)) {
+  if (tfm_gid < (515 / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 512 + i] * b[p * 2048 + j];
+      let a0: f32 = a[p * 512 + i0];
+      let a1: f32 = a[p * 512 + min(i0 + 1, 511)];
+      let a2: f32 = a[p * 512 + min(i0 + 2, 511)];
+      let a3: f32 = a[p * 512 + min(i0 + 3, 511)];
+      let b0: f32 = b[p * 2048 + j0];
+      let b1: f32 = b[p * 2048 + (j0 + 1)];
+      let b2: f32 = b[p * 2048 + (j0 + 2)];
+      let b3: f32 = b[p * 2048 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 512) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 512) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 512) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_0f2faa9e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel attention_grad_0f2faa9e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_small.tfm:29:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1956,7 +3653,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_8279a9a6 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_8279a9a6 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/t5_small.tfm:21:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1977,7 +3674,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -2013,7 +3710,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -2041,7 +3738,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel embedding_d13eaaef {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -61,7 +61,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2cca1ff6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_2cca1ff6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/t5_tiny.tfm:18:3.
 struct Args { batch: i32, src_seq: i32 }
@@ -78,7 +78,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_d76734aa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel rmsnorm_d76734aa {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // rmsnorm over the last dim (128), eps 0.000001
 // From specs/t5_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -104,7 +104,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_012bb775 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_012bb775 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 128]
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -115,20 +115,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_9b00ef60 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}
+// ==== kernel attention_9b00ef60 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -186,7 +265,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_c101af6f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_c101af6f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -203,7 +282,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_94402a08 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}
+// ==== kernel add_norm_94402a08 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","src_seq"],"workgroup":64}]}
 // fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
 // From specs/t5_tiny.tfm:26:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -234,7 +313,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_b17f0516 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}
+// ==== kernel matmul_b17f0516 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],64],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 256]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -245,20 +324,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (256)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 256 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 256 + j0];
+      let b1: f32 = b[p * 256 + (j0 + 1)];
+      let b2: f32 = b[p * 256 + (j0 + 2)];
+      let b3: f32 = b[p * 256 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_dd8bdb9e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}
+// ==== kernel act_dd8bdb9e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}]}
 // gelu
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -274,7 +432,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel mul_6ccb2a3f {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}
+// ==== kernel mul_6ccb2a3f {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}]}
 // y = a · b (broadcast)
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -291,7 +449,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_b7dc5215 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_b7dc5215 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 256] @ [256, 128]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -302,20 +460,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
-      acc = acc + a[i * 256 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 256 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel dropout_05237bb2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_05237bb2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -332,7 +569,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_1a6311da {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_1a6311da {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -349,7 +586,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_24ced3b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel dropout_24ced3b8 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -366,7 +603,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel embedding_2a7f1fb9 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"ids","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // token embedding lookup: [vocab 2048, 128]
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -386,7 +623,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_dcee674d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_dcee674d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/t5_tiny.tfm:18:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -403,7 +640,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_f574b0b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel rmsnorm_f574b0b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // rmsnorm over the last dim (128), eps 0.000001
 // From specs/t5_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -429,7 +666,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_81e6eea2 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_81e6eea2 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 128]
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -440,20 +677,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_c4dacaa7 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_c4dacaa7 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (causal): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -508,7 +824,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_74b87e8f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_74b87e8f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -525,7 +841,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_701eeaf6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel add_norm_701eeaf6 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}]}
 // fused residual add + rmsnorm over the last dim (128): writes the sum and the normed row
 // From specs/t5_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -556,7 +872,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_68d47ff4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}
+// ==== kernel attention_68d47ff4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention (none + key padding): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
@@ -611,7 +927,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_9cc74130 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_9cc74130 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -628,7 +944,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_20a151e3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}
+// ==== kernel matmul_20a151e3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],64],"workgroup":64}]}
 // c = a @ b: [rows, 128] @ [128, 256]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -639,20 +955,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (256)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 256 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[p * 256 + j0];
+      let b1: f32 = b[p * 256 + (j0 + 1)];
+      let b2: f32 = b[p * 256 + (j0 + 2)];
+      let b3: f32 = b[p * 256 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_fa1eb43d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}
+// ==== kernel act_fa1eb43d {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}]}
 // gelu
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -668,7 +1063,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel mul_2bd48d8a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}
+// ==== kernel mul_2bd48d8a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}]}
 // y = a · b (broadcast)
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -685,7 +1080,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_a481b0de {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_a481b0de {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 256] @ [256, 128]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -696,20 +1091,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
-      acc = acc + a[i * 256 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 256 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel dropout_1fedddab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_1fedddab {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -726,7 +1200,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_5acaea5a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_5acaea5a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 9, index)
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -743,7 +1217,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_e13fda2d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_e13fda2d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 10, index)
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -760,7 +1234,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8a803a04 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel dropout_8a803a04 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 11, index)
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -777,7 +1251,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel matmul_201b1914 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],512],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [2048, 128]ᵀ
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -788,20 +1262,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (2048)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (512)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (2048);
-    tfm_rest = tfm_rest / (2048);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (512);
+    tfm_rest = tfm_rest / (512);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 2048 + j] = acc;
+    c[i0 * 2048 + j0] = c00;
+    c[i0 * 2048 + (j0 + 1)] = c01;
+    c[i0 * 2048 + (j0 + 2)] = c02;
+    c[i0 * 2048 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 2048 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 2048 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 2048 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel scale_e9ac0031 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}
+// ==== kernel scale_e9ac0031 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],2048],"workgroup":64}]}
 // y = 0.08838834764831843 · x
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -817,7 +1370,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel softmax_xent_1377baec {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_1377baec {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 2048 classes, mean over targets ≠ -100
 // From specs/t5_tiny.tfm:45:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -851,7 +1404,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/t5_tiny.tfm:45:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -862,7 +1415,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_deabc15b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*","batch","tgt_seq"],"workgroup":64}
+// ==== kernel softmax_xent_grad_deabc15b {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/t5_tiny.tfm:45:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -871,9 +1424,8 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     if (targets[r] != (-100)) {
@@ -881,8 +1433,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 2048; c += 1) {
@@ -904,7 +1455,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_341b5710 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ b: [rows, 2048] @ [2048, 128]
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -915,20 +1466,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 2048; p += 1) {
-      acc = acc + a[i * 2048 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 2048 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 2048 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",2048,128],"workgroup":64}
+// ==== kernel matmul_5e28d9fc {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",2051,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 2048]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:44:3.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -939,20 +1569,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (2048) * (128)) {
+  if (tfm_gid < (2051 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 2048 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 2048 + i0];
+      let a1: f32 = a[p * 2048 + min(i0 + 1, 2047)];
+      let a2: f32 = a[p * 2048 + min(i0 + 2, 2047)];
+      let a3: f32 = a[p * 2048 + min(i0 + 3, 2047)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 2048) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 2048) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 2048) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel rmsnorm_grad_0d950918 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel rmsnorm_grad_0d950918 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // rmsnorm backward: dx, dg
 // From specs/t5_tiny.tfm:42:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -993,7 +1702,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_82f329ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}
+// ==== kernel matmul_82f329ae {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1004,20 +1713,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (256)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a4aa8560 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",256,128],"workgroup":64}
+// ==== kernel matmul_a4aa8560 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",259,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1028,20 +1816,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (256) * (128)) {
+  if (tfm_gid < (259 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 256 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 256 + i0];
+      let a1: f32 = a[p * 256 + min(i0 + 1, 255)];
+      let a2: f32 = a[p * 256 + min(i0 + 2, 255)];
+      let a3: f32 = a[p * 256 + min(i0 + 3, 255)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_2ee0a367 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}
+// ==== kernel act_grad_2ee0a367 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],256],"workgroup":64}]}
 // gelu backward
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1059,7 +1926,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_83abac6e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_83abac6e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1070,20 +1937,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
-      acc = acc + a[i * 256 + p] * b[j * 256 + p];
+      let a0: f32 = a[i0 * 256 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 256 + p];
+      let b0: f32 = b[j0 * 256 + p];
+      let b1: f32 = b[(j0 + 1) * 256 + p];
+      let b2: f32 = b[(j0 + 2) * 256 + p];
+      let b3: f32 = b[(j0 + 3) * 256 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_3ec96b9e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",128,256],"workgroup":64}
+// ==== kernel matmul_3ec96b9e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1094,20 +2040,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (256)) {
+  if (tfm_gid < (131 / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 256 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 256 + j0];
+      let b1: f32 = b[p * 256 + (j0 + 1)];
+      let b2: f32 = b[p * 256 + (j0 + 2)];
+      let b3: f32 = b[p * 256 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_822d77ac {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel add_822d77ac {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_tiny.tfm:39:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1124,7 +2149,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","tgt_seq"],128],"workgroup":64}
+// ==== kernel matmul_279d5b7e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","tgt_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1135,20 +2160,99 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.tgt_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.tgt_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.tgt_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.tgt_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_106cb61b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1159,22 +2263,102 @@ struct Args { batch: i32, tgt_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.tgt_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_68d2e018 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_e7f410a3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/t5_tiny.tfm:38:7.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1188,49 +2372,88 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
-      dk[b * (tfm_args.src_seq * 128) + o] = 0f;
-      dv[b * (tfm_args.src_seq * 128) + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (tfm_args.tgt_seq);
+    tfm_rest = tfm_rest / (tfm_args.tgt_seq);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
+    let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
+      if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+        let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+        var dot: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dot = dot + q[qo + e] * k[ko + e];
+        }
+        let s: f32 = dot * 1f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 1f;
+        for (var e: i32 = 0; e < 32; e += 1) {
+          dq[qo + e] += ds * k[ko + e];
+        }
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (tfm_args.src_seq);
+    tfm_rest = tfm_rest / (tfm_args.src_seq);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+    for (var e: i32 = 0; e < 32; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < tfm_args.tgt_seq; qi += 1) {
         let qo: i32 = (b * tfm_args.tgt_seq + qi) * 128 + h * 32;
-        let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
-        var rowDot: f32 = 0.0f;
-        for (var e: i32 = 0; e < 32; e += 1) {
-          rowDot = rowDot + dOut[qo + e] * out[qo + e];
-        }
-        for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] = 0f;
-        }
-        for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
-          if (keyMask[b * tfm_args.src_seq + j] != 0f) {
-            let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
-            var dot: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dot = dot + q[qo + e] * k[ko + e];
-            }
-            let s: f32 = dot * 1f;
-            let p: f32 = exp(s - rowLse);
-            var dov: f32 = 0.0f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dov = dov + dOut[qo + e] * v[ko + e];
-            }
-            let keepj: f32 = 1f;
-            let dpj: f32 = dov * keepj;
-            let pk: f32 = p * keepj;
-            let dsRaw: f32 = p * (dpj - rowDot);
-            let ds: f32 = dsRaw * 1f;
-            for (var e: i32 = 0; e < 32; e += 1) {
-              dv[ko + e] += pk * dOut[qo + e];
-              dq[qo + e] += ds * k[ko + e];
-              dk[ko + e] += ds * q[qo + e];
-            }
+        if (keyMask[b * tfm_args.src_seq + j] != 0f) {
+          let rowLse: f32 = lse[(b * tfm_args.tgt_seq + qi) * 4 + h];
+          var rowDot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            rowDot = rowDot + dOut[qo + e] * out[qo + e];
+          }
+          let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
+          var dot: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dot = dot + q[qo + e] * k[ko + e];
+          }
+          let s: f32 = dot * 1f;
+          let p: f32 = exp(s - rowLse);
+          var dov: f32 = 0.0f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dov = dov + dOut[qo + e] * v[ko + e];
+          }
+          let keepj: f32 = 1f;
+          let ds: f32 = p * (dov * keepj - rowDot) * 1f;
+          for (var e: i32 = 0; e < 32; e += 1) {
+            dv[ko + e] += p * keepj * dOut[qo + e];
+            dk[ko + e] += ds * q[qo + e];
           }
         }
       }
@@ -1238,7 +2461,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_cceb7483 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [128, 128]ᵀ
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1249,20 +2472,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",128,128],"workgroup":64}
+// ==== kernel matmul_a90277c4 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1273,20 +2575,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (128)) {
+  if (tfm_gid < (131 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_cc055737 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel add_cc055737 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_tiny.tfm:38:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1303,7 +2684,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_dc62a4cd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel attention_grad_dc62a4cd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_tiny.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1372,7 +2753,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_83674207 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":128,"workgroup":64}
+// ==== kernel add_83674207 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_tiny.tfm:37:7.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1387,7 +2768,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel embedding_grad_535624d4 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_535624d4 {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
@@ -1408,7 +2789,7 @@ fn main() {
   }
 }
 
-// ==== kernel add_01f4e6f0 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":262144,"workgroup":64}
+// ==== kernel add_01f4e6f0 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":262144,"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/t5_tiny.tfm:19:5.
 @group(0) @binding(0) var<storage, read> x0: array<f32>;
@@ -1423,7 +2804,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel rmsnorm_grad_2bc5040a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel rmsnorm_grad_2bc5040a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // rmsnorm backward: dx, dg
 // From specs/t5_tiny.tfm:31:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1464,7 +2845,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_dd47cef8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}
+// ==== kernel matmul_dd47cef8 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],64],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [256, 128]ᵀ
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1475,20 +2856,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (256)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_f44e4a40 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",256,128],"workgroup":64}
+// ==== kernel matmul_f44e4a40 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",259,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 256]ᵀ @ [rows, 128]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1499,20 +2959,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (256) * (128)) {
+  if (tfm_gid < (259 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 256 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 256 + i0];
+      let a1: f32 = a[p * 256 + min(i0 + 1, 255)];
+      let a2: f32 = a[p * 256 + min(i0 + 2, 255)];
+      let a3: f32 = a[p * 256 + min(i0 + 3, 255)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 256) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 256) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 256) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_d5d4e29b {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}
+// ==== kernel act_grad_d5d4e29b {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch","src_seq"],256],"workgroup":64}]}
 // gelu backward
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1530,7 +3069,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_745ea686 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",["*","batch","src_seq"],128],"workgroup":64}
+// ==== kernel matmul_745ea686 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch","src_seq"],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 256] @ [128, 256]ᵀ
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1541,20 +3080,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * tfm_args.src_seq) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * tfm_args.src_seq + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 256; p += 1) {
-      acc = acc + a[i * 256 + p] * b[j * 256 + p];
+      let a0: f32 = a[i0 * 256 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * tfm_args.src_seq - 1) * 256 + p];
+      let b0: f32 = b[j0 * 256 + p];
+      let b1: f32 = b[(j0 + 1) * 256 + p];
+      let b2: f32 = b[(j0 + 2) * 256 + p];
+      let b3: f32 = b[(j0 + 3) * 256 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * tfm_args.src_seq) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_cd442322 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"grid","invocations":["*",128,256],"workgroup":64}
+// ==== kernel matmul_cd442322 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],64],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 256]
 // From specs/t5_tiny.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1565,20 +3183,99 @@ struct Args { batch: i32, src_seq: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (256)) {
+  if (tfm_gid < (131 / 4) * (64)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (256);
-    tfm_rest = tfm_rest / (256);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (64);
+    tfm_rest = tfm_rest / (64);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * tfm_args.src_seq; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 256 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 256 + j0];
+      let b1: f32 = b[p * 256 + (j0 + 1)];
+      let b2: f32 = b[p * 256 + (j0 + 2)];
+      let b3: f32 = b[p * 256 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 256 + j] = acc;
+    c[i0 * 256 + j0] = c00;
+    c[i0 * 256 + (j0 + 1)] = c01;
+    c[i0 * 256 + (j0 + 2)] = c02;
+    c[i0 * 256 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 256 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 256 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 256 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_eab9f56b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel attention_grad_eab9f56b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"},{"name":"dbias","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
 // From specs/t5_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
@@ -1650,7 +3347,7 @@ fn main() {
   }
 }
 
-// ==== kernel embedding_grad_b37b551f {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel embedding_grad_b37b551f {"buffers":[{"name":"ids","t":"i32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // embedding backward: scatter-add rows of dy into the table gradient
 // From specs/t5_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
@@ -1671,7 +3368,7 @@ fn main() {
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -1707,7 +3404,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -1735,7 +3432,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel patchify_fe4f4775 {"buffers":[{"name":"img","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel patchify_fe4f4775 {"buffers":[{"name":"img","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // cut [3, 224, 224] images into 196 patches of 16×16 (channel-major features, as a conv weight flattens)
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_da28ff0f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",196],768],"workgroup":64}
+// ==== kernel matmul_epilogue_da28ff0f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",196],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -79,21 +79,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 196) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 196 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 196 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 196 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 196 - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 196) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel prepend_bf94bb4d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"row","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel prepend_bf94bb4d {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"row","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // prepend a learned row (<cls>) to every sequence
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -117,7 +211,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_30c05983 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":151296,"workgroup":64}
+// ==== kernel slice_rows_30c05983 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":151296,"workgroup":64}]}
 // rows [0, 0 + 197) of a [197, 768] table
 // From specs/vit_base_patch16.tfm:20:5.
 @group(0) @binding(0) var<storage, read> table: array<f32>;
@@ -131,7 +225,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_70d0974a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel add_70d0974a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/vit_base_patch16.tfm:20:5.
 struct Args { batch: i32 }
@@ -148,7 +242,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_8c2528e4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",197],"workgroup":64}
+// ==== kernel layernorm_8c2528e4 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",197],"workgroup":64}]}
 // layernorm over the last dim (768), eps 1e-12
 // From specs/vit_base_patch16.tfm:24:5.
 struct Args { batch: i32 }
@@ -180,7 +274,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_f089f302 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel matmul_epilogue_f089f302 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 768]
 // From specs/vit_base_patch16.tfm:25:5.
 struct Args { batch: i32 }
@@ -192,21 +286,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 768 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_33be6111 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",12],197],"workgroup":64}
+// ==== kernel attention_33be6111 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",12],197],"workgroup":64}]}
 // fused attention (none): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/vit_base_patch16.tfm:25:5.
 struct Args { batch: i32 }
@@ -258,7 +446,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_c026f137 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",197],"workgroup":64}
+// ==== kernel add_norm_c026f137 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",197],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (768): writes the sum and the normed row
 // From specs/vit_base_patch16.tfm:24:5.
 struct Args { batch: i32 }
@@ -295,7 +483,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_eb9916cf {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],3072],"workgroup":64}
+// ==== kernel matmul_epilogue_eb9916cf {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],768],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 768] → [rows, 3072]
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -308,22 +496,131 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 3072 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 768 + p];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 3072 + j] = pre;
-    post[i * 3072 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 3072 + j0] = pre00;
+    post[i0 * 3072 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 3072 + (j0 + 1)] = pre01;
+    post[i0 * 3072 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 3072 + (j0 + 2)] = pre02;
+    post[i0 * 3072 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 3072 + (j0 + 3)] = pre03;
+    post[i0 * 3072 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 3072 + j0] = pre10;
+      post[(i0 + 1) * 3072 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 3072 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 3072 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 3072 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 3072 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 3072 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 3072 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 3072 + j0] = pre20;
+      post[(i0 + 2) * 3072 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 3072 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 3072 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 3072 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 3072 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 3072 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 3072 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 3072 + j0] = pre30;
+      post[(i0 + 3) * 3072 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 3072 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 3072 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 3072 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 3072 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 3072 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 3072 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_5fd7cf2e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel matmul_epilogue_5fd7cf2e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],192],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 3072] → [rows, 768]
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -335,21 +632,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[p * 768 + j];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 3072 + p];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 768 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 768 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 768 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 768 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 768 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 768 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 768 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 768 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 768 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 768 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 768 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 768 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 768 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 768 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 768 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 768 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 768 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel take_first_74c9c0b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel take_first_74c9c0b1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",768],"workgroup":64}]}
 // the first position of every sequence (<cls>)
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -368,7 +759,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_1b79029d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",1000],"workgroup":64}
+// ==== kernel matmul_epilogue_1b79029d {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],250],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 768] → [rows, 1000]
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -380,21 +771,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (1000)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (250)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (1000);
-    tfm_rest = tfm_rest / (1000);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (250);
+    tfm_rest = tfm_rest / (250);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[p * 1000 + j];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 768 + p];
+      let b0: f32 = b[p * 1000 + j0];
+      let b1: f32 = b[p * 1000 + (j0 + 1)];
+      let b2: f32 = b[p * 1000 + (j0 + 2)];
+      let b3: f32 = b[p * 1000 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 1000 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 1000 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 1000 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 1000 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 1000 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 1000 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 1000 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 1000 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 1000 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 1000 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 1000 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 1000 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 1000 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 1000 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 1000 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 1000 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 1000 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_49385b13 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_49385b13 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 1000 classes, mean over targets ≠ -100
 // From specs/vit_base_patch16.tfm:31:3.
 struct Args { batch: i32 }
@@ -428,7 +913,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/vit_base_patch16.tfm:31:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -439,7 +924,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_02cef379 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel softmax_xent_grad_02cef379 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/vit_base_patch16.tfm:31:3.
 struct Args { batch: i32 }
@@ -448,9 +933,8 @@ struct Args { batch: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     if (targets[r] != (-100)) {
@@ -458,8 +942,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 1000; c += 1) {
@@ -481,7 +964,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_7d468352 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_7d468352 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 1000] down to [1000] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -500,7 +983,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_6f2d911e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",768],"workgroup":64}
+// ==== kernel matmul_6f2d911e {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 1000] @ [768, 1000]ᵀ
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -511,20 +994,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (768)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 1000; p += 1) {
-      acc = acc + a[i * 1000 + p] * b[j * 1000 + p];
+      let a0: f32 = a[i0 * 1000 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 1000 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 1000 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 1000 + p];
+      let b0: f32 = b[j0 * 1000 + p];
+      let b1: f32 = b[(j0 + 1) * 1000 + p];
+      let b2: f32 = b[(j0 + 2) * 1000 + p];
+      let b3: f32 = b[(j0 + 3) * 1000 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_bd2e88bd {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,1000],"workgroup":64}
+// ==== kernel matmul_bd2e88bd {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],250],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 1000]
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -535,20 +1097,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (1000)) {
+  if (tfm_gid < (771 / 4) * (250)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (1000);
-    tfm_rest = tfm_rest / (1000);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (250);
+    tfm_rest = tfm_rest / (250);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 1000 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 1000 + j0];
+      let b1: f32 = b[p * 1000 + (j0 + 1)];
+      let b2: f32 = b[p * 1000 + (j0 + 2)];
+      let b3: f32 = b[p * 1000 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 1000 + j] = acc;
+    c[i0 * 1000 + j0] = c00;
+    c[i0 * 1000 + (j0 + 1)] = c01;
+    c[i0 * 1000 + (j0 + 2)] = c02;
+    c[i0 * 1000 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 1000 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 1000 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 1000 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 1000 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 1000 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 1000 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 1000 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 1000 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 1000 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 1000 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 1000 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 1000 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel take_first_grad_649855a1 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel take_first_grad_649855a1 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // take_first backward: dy into position 0, zeros elsewhere
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
@@ -567,7 +1208,7 @@ fn main() {
   }
 }
 
-// ==== kernel layernorm_grad_23c1d51b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_23c1d51b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/vit_base_patch16.tfm:29:3.
 struct Args { batch: i32 }
@@ -616,7 +1257,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_1a1905dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_1a1905dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 197, 768] down to [768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -635,7 +1276,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_b9fc60c3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],3072],"workgroup":64}
+// ==== kernel matmul_b9fc60c3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],768],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [3072, 768]ᵀ
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -646,20 +1287,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (3072)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_972be4a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",3072,768],"workgroup":64}
+// ==== kernel matmul_972be4a3 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",3075,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 3072]ᵀ @ [rows, 768]
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -670,20 +1390,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (3072) * (768)) {
+  if (tfm_gid < (3075 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 197; p += 1) {
-      acc = acc + a[p * 3072 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 3072 + i0];
+      let a1: f32 = a[p * 3072 + min(i0 + 1, 3071)];
+      let a2: f32 = a[p * 3072 + min(i0 + 2, 3071)];
+      let a3: f32 = a[p * 3072 + min(i0 + 3, 3071)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 3072) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 3072) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 3072) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_fa55d28e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],3072],"workgroup":64}
+// ==== kernel act_grad_fa55d28e {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",197],3072],"workgroup":64}]}
 // gelu backward
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -701,7 +1500,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_77e49de1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_77e49de1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 197, 3072] down to [3072] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -720,7 +1519,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_ecf28add {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel matmul_ecf28add {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 3072] @ [768, 3072]ᵀ
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -731,20 +1530,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 3072; p += 1) {
-      acc = acc + a[i * 3072 + p] * b[j * 3072 + p];
+      let a0: f32 = a[i0 * 3072 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 3072 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 3072 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 3072 + p];
+      let b0: f32 = b[j0 * 3072 + p];
+      let b1: f32 = b[(j0 + 1) * 3072 + p];
+      let b2: f32 = b[(j0 + 2) * 3072 + p];
+      let b3: f32 = b[(j0 + 3) * 3072 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_f792104f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,3072],"workgroup":64}
+// ==== kernel matmul_f792104f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],768],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 3072]
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
@@ -755,20 +1633,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (3072)) {
+  if (tfm_gid < (771 / 4) * (768)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (3072);
-    tfm_rest = tfm_rest / (3072);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (768);
+    tfm_rest = tfm_rest / (768);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 197; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 3072 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 3072 + j0];
+      let b1: f32 = b[p * 3072 + (j0 + 1)];
+      let b2: f32 = b[p * 3072 + (j0 + 2)];
+      let b3: f32 = b[p * 3072 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 3072 + j] = acc;
+    c[i0 * 3072 + j0] = c00;
+    c[i0 * 3072 + (j0 + 1)] = c01;
+    c[i0 * 3072 + (j0 + 2)] = c02;
+    c[i0 * 3072 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 3072 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 3072 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 3072 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_4cade967 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel add_4cade967 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/vit_base_patch16.tfm:24:5.
 struct Args { batch: i32 }
@@ -785,7 +1742,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_09ac2417 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",197],768],"workgroup":64}
+// ==== kernel matmul_09ac2417 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",197],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/vit_base_patch16.tfm:25:5.
 struct Args { batch: i32 }
@@ -796,20 +1753,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 197) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 197 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 197 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 197 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 197 - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 197) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 197) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 197) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_53d6738f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_53d6738f {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/vit_base_patch16.tfm:25:5.
 struct Args { batch: i32 }
@@ -820,22 +1856,102 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 197; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_fe635bec {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_3b8afbd9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],197],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],197],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/vit_base_patch16.tfm:25:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -848,16 +1964,62 @@ struct Args { batch: i32 }
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < 151296; o += 1) {
-      dk[b * 151296 + o] = 0f;
-      dv[b * 151296 + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (12) * (197)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (197);
+    tfm_rest = tfm_rest / (197);
+    let h: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * 197 + qi) * 768 + h * 64;
+    let rowLse: f32 = lse[(b * 197 + qi) * 12 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 12; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < 197; j += 1) {
+      let ko: i32 = (b * 197 + j) * 768 + kh * 64;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.125f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = 1f;
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+      for (var e: i32 = 0; e < 64; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (12) * (197)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (197);
+    tfm_rest = tfm_rest / (197);
+    let kh: i32 = tfm_rest % (12);
+    tfm_rest = tfm_rest / (12);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * 197 + j) * 768 + kh * 64;
+    for (var e: i32 = 0; e < 64; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < 197; qi += 1) {
         let qo: i32 = (b * 197 + qi) * 768 + h * 64;
         let rowLse: f32 = lse[(b * 197 + qi) * 12 + h];
@@ -865,38 +2027,29 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * 197 + j) * 768 + kh * 64;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < 197; j += 1) {
-          let ko: i32 = (b * 197 + j) * 768 + kh * 64;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.125f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = 1f;
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.125f;
-          for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.125f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
+        for (var e: i32 = 0; e < 64; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_8ec79780 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_8ec79780 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 197, 768] down to [197, 768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:20:5.
 struct Args { batch: i32 }
@@ -915,7 +2068,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_819b8763 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_819b8763 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/vit_base_patch16.tfm:20:5.
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
@@ -930,7 +2083,7 @@ fn main() {
   }
 }
 
-// ==== kernel prepend_grad_5cd51c73 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"drow","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel prepend_grad_5cd51c73 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"drow","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // prepend backward: dx from positions 1.., drow summed over the batch
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -955,7 +2108,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_01de815f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_01de815f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 196, 768] down to [768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -974,7 +2127,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_98442371 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",196],768],"workgroup":64}
+// ==== kernel matmul_98442371 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",196],3],4],192],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 768] @ [768, 768]ᵀ
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -985,20 +2138,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 196) * (768)) {
+  if (tfm_gid < ((tfm_args.batch * 196 + 3) / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 768; p += 1) {
-      acc = acc + a[i * 768 + p] * b[j * 768 + p];
+      let a0: f32 = a[i0 * 768 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 196 - 1) * 768 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 196 - 1) * 768 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 196 - 1) * 768 + p];
+      let b0: f32 = b[j0 * 768 + p];
+      let b1: f32 = b[(j0 + 1) * 768 + p];
+      let b2: f32 = b[(j0 + 2) * 768 + p];
+      let b3: f32 = b[(j0 + 3) * 768 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 196) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 196) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 196) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 196) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_9cc3e394 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",768,768],"workgroup":64}
+// ==== kernel matmul_9cc3e394 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",771,4],192],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 768]ᵀ @ [rows, 768]
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
@@ -1009,20 +2241,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (768) * (768)) {
+  if (tfm_gid < (771 / 4) * (192)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (768);
-    tfm_rest = tfm_rest / (768);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (192);
+    tfm_rest = tfm_rest / (192);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 196; p += 1) {
-      acc = acc + a[p * 768 + i] * b[p * 768 + j];
+      let a0: f32 = a[p * 768 + i0];
+      let a1: f32 = a[p * 768 + min(i0 + 1, 767)];
+      let a2: f32 = a[p * 768 + min(i0 + 2, 767)];
+      let a3: f32 = a[p * 768 + min(i0 + 3, 767)];
+      let b0: f32 = b[p * 768 + j0];
+      let b1: f32 = b[p * 768 + (j0 + 1)];
+      let b2: f32 = b[p * 768 + (j0 + 2)];
+      let b3: f32 = b[p * 768 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 768 + j] = acc;
+    c[i0 * 768 + j0] = c00;
+    c[i0 * 768 + (j0 + 1)] = c01;
+    c[i0 * 768 + (j0 + 2)] = c02;
+    c[i0 * 768 + (j0 + 3)] = c03;
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + j0] = c10;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 768) {
+      c[(i0 + 1) * 768 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + j0] = c20;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 768) {
+      c[(i0 + 2) * 768 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + j0] = c30;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 768) {
+      c[(i0 + 3) * 768 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -1058,7 +2369,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -1086,7 +2397,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;

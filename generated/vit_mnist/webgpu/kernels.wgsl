@@ -41,7 +41,7 @@ fn tfm_hash_uniform(seed: i32, salt: i32, index: i32) -> f32 {
   return f32(h) * 2.3283064365386963e-10f;
 }
 
-// ==== kernel patchify_133841cf {"buffers":[{"name":"img","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel patchify_133841cf {"buffers":[{"name":"img","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // cut [1, 28, 28] images into 16 patches of 7×7 (channel-major features, as a conv weight flattens)
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_505af3aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",16],64],"workgroup":64}
+// ==== kernel matmul_epilogue_505af3aa {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",16],3],4],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 49] → [rows, 64]
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -79,21 +79,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 16) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * 16 + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 49; p += 1) {
-      acc = acc + a[i * 49 + p] * b[p * 64 + j];
+      let a0: f32 = a[i0 * 49 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 16 - 1) * 49 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 16 - 1) * 49 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 16 - 1) * 49 + p];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 64 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 64 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 64 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 64 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 64 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 16) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 64 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 16) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 64 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 16) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 64 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 16) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 64 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 16) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 64 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 16) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 64 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 16) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 64 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 16) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 64 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 16) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 64 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 16) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 64 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 16) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 64 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 16) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel prepend_be5848c2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"row","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel prepend_be5848c2 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"row","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":"batch","workgroup":64}]}
 // prepend a learned row (<cls>) to every sequence
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -117,7 +211,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel slice_rows_3ff8d632 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"grid","invocations":1088,"workgroup":64}
+// ==== kernel slice_rows_3ff8d632 {"buffers":[{"name":"table","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":1088,"workgroup":64}]}
 // rows [0, 0 + 17) of a [17, 64] table
 // From specs/vit_mnist.tfm:18:5.
 @group(0) @binding(0) var<storage, read> table: array<f32>;
@@ -131,7 +225,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_0fd58ed4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel add_0fd58ed4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/vit_mnist.tfm:18:5.
 struct Args { batch: i32 }
@@ -148,7 +242,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_8f5fec7a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_8f5fec7a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 0, index)
 // From specs/vit_mnist.tfm:16:3.
 struct Args { batch: i32 }
@@ -165,7 +259,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel layernorm_3a0f5976 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",17],"workgroup":64}
+// ==== kernel layernorm_3a0f5976 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",17],"workgroup":64}]}
 // layernorm over the last dim (64), eps 0.000001
 // From specs/vit_mnist.tfm:22:5.
 struct Args { batch: i32 }
@@ -197,7 +291,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_7960ad98 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel matmul_epilogue_7960ad98 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 64] → [rows, 64]
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -209,21 +303,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[p * 64 + j];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 64 + p];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 64 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 64 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 64 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 64 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 64 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 64 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 64 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 64 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 64 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 64 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 64 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 64 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 64 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 64 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 64 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 64 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel attention_53edcb89 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64}
+// ==== kernel attention_53edcb89 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"write"},{"name":"lse","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64}]}
 // fused attention (none): scale, mask, online softmax, weighted sum of values; each row's log-sum-exp for the backward pass
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -275,7 +463,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_7ba29360 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_7ba29360 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 1, index)
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -292,7 +480,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel add_norm_c0b15ef1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",17],"workgroup":64}
+// ==== kernel add_norm_c0b15ef1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"sum","t":"f32","access":"write"},{"name":"out","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",17],"workgroup":64}]}
 // fused residual add + layernorm over the last dim (64): writes the sum and the normed row
 // From specs/vit_mnist.tfm:22:5.
 struct Args { batch: i32 }
@@ -329,7 +517,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_e36f4c7a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],128],"workgroup":64}
+// ==== kernel matmul_epilogue_e36f4c7a {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"},{"name":"post","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],32],"workgroup":64}]}
 // fused c = a @ b + bias, post = gelu(c): [rows, 64] → [rows, 128]
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -342,22 +530,131 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[p * 128 + j];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 64 + p];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 128 + j] = pre;
-    post[i * 128 + j] = 0.5f * pre * (1f + tfm_erf(pre * 0.70710677f));
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 128 + j0] = pre00;
+    post[i0 * 128 + j0] = 0.5f * pre00 * (1f + tfm_erf(pre00 * 0.70710677f));
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 128 + (j0 + 1)] = pre01;
+    post[i0 * 128 + (j0 + 1)] = 0.5f * pre01 * (1f + tfm_erf(pre01 * 0.70710677f));
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 128 + (j0 + 2)] = pre02;
+    post[i0 * 128 + (j0 + 2)] = 0.5f * pre02 * (1f + tfm_erf(pre02 * 0.70710677f));
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 128 + (j0 + 3)] = pre03;
+    post[i0 * 128 + (j0 + 3)] = 0.5f * pre03 * (1f + tfm_erf(pre03 * 0.70710677f));
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 128 + j0] = pre10;
+      post[(i0 + 1) * 128 + j0] = 0.5f * pre10 * (1f + tfm_erf(pre10 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 128 + (j0 + 1)] = pre11;
+      post[(i0 + 1) * 128 + (j0 + 1)] = 0.5f * pre11 * (1f + tfm_erf(pre11 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 128 + (j0 + 2)] = pre12;
+      post[(i0 + 1) * 128 + (j0 + 2)] = 0.5f * pre12 * (1f + tfm_erf(pre12 * 0.70710677f));
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 128 + (j0 + 3)] = pre13;
+      post[(i0 + 1) * 128 + (j0 + 3)] = 0.5f * pre13 * (1f + tfm_erf(pre13 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 128 + j0] = pre20;
+      post[(i0 + 2) * 128 + j0] = 0.5f * pre20 * (1f + tfm_erf(pre20 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 128 + (j0 + 1)] = pre21;
+      post[(i0 + 2) * 128 + (j0 + 1)] = 0.5f * pre21 * (1f + tfm_erf(pre21 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 128 + (j0 + 2)] = pre22;
+      post[(i0 + 2) * 128 + (j0 + 2)] = 0.5f * pre22 * (1f + tfm_erf(pre22 * 0.70710677f));
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 128 + (j0 + 3)] = pre23;
+      post[(i0 + 2) * 128 + (j0 + 3)] = 0.5f * pre23 * (1f + tfm_erf(pre23 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 128 + j0] = pre30;
+      post[(i0 + 3) * 128 + j0] = 0.5f * pre30 * (1f + tfm_erf(pre30 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 128 + (j0 + 1)] = pre31;
+      post[(i0 + 3) * 128 + (j0 + 1)] = 0.5f * pre31 * (1f + tfm_erf(pre31 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 128 + (j0 + 2)] = pre32;
+      post[(i0 + 3) * 128 + (j0 + 2)] = 0.5f * pre32 * (1f + tfm_erf(pre32 * 0.70710677f));
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 128 + (j0 + 3)] = pre33;
+      post[(i0 + 3) * 128 + (j0 + 3)] = 0.5f * pre33 * (1f + tfm_erf(pre33 * 0.70710677f));
+    }
   }
 }
 
-// ==== kernel matmul_epilogue_0da4eccf {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel matmul_epilogue_0da4eccf {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],16],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 128] → [rows, 64]
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -369,21 +666,115 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[p * 64 + j];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 128 + p];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 64 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 64 + j0] = pre00;
+    let pre01: f32 = c01 + bias[j0 + 1];
+    c[i0 * 64 + (j0 + 1)] = pre01;
+    let pre02: f32 = c02 + bias[j0 + 2];
+    c[i0 * 64 + (j0 + 2)] = pre02;
+    let pre03: f32 = c03 + bias[j0 + 3];
+    c[i0 * 64 + (j0 + 3)] = pre03;
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 64 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 64 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 64 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 64 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 64 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 64 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 64 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 64 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 64 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 64 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 64 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 64 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel dropout_7dd155b9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_7dd155b9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 2, index)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -400,7 +791,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_f261c6d7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_f261c6d7 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 3, index)
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -417,7 +808,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_65edfb2c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_65edfb2c {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 4, index)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -434,7 +825,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_667902b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_667902b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 5, index)
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -451,7 +842,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_d3a1d0f0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_d3a1d0f0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 6, index)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -468,7 +859,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_2e4ecb52 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_2e4ecb52 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 7, index)
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -485,7 +876,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel dropout_510042ee {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel dropout_510042ee {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // dropout p = 0.1 (mask from the counter hash of seed, site 8, index)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -502,7 +893,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel take_first_1142647b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",64],"workgroup":64}
+// ==== kernel take_first_1142647b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch",64],"workgroup":64}]}
 // the first position of every sequence (<cls>)
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -521,7 +912,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_epilogue_81c61690 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",10],"workgroup":64}
+// ==== kernel matmul_epilogue_81c61690 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"bias","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],3],"workgroup":64}]}
 // fused c = a @ b + bias: [rows, 64] → [rows, 10]
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -533,21 +924,121 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (10)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (3)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (10);
-    tfm_rest = tfm_rest / (10);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (3);
+    tfm_rest = tfm_rest / (3);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[p * 10 + j];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 64 + p];
+      let b0: f32 = b[p * 10 + j0];
+      let b1: f32 = b[p * 10 + min(j0 + 1, 9)];
+      let b2: f32 = b[p * 10 + min(j0 + 2, 9)];
+      let b3: f32 = b[p * 10 + min(j0 + 3, 9)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    let pre: f32 = acc + bias[j];
-    c[i * 10 + j] = pre;
+    let pre00: f32 = c00 + bias[j0];
+    c[i0 * 10 + j0] = pre00;
+    if (j0 + 1 < 10) {
+      let pre01: f32 = c01 + bias[j0 + 1];
+      c[i0 * 10 + (j0 + 1)] = pre01;
+    }
+    if (j0 + 2 < 10) {
+      let pre02: f32 = c02 + bias[j0 + 2];
+      c[i0 * 10 + (j0 + 2)] = pre02;
+    }
+    if (j0 + 3 < 10) {
+      let pre03: f32 = c03 + bias[j0 + 3];
+      c[i0 * 10 + (j0 + 3)] = pre03;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      let pre10: f32 = c10 + bias[j0];
+      c[(i0 + 1) * 10 + j0] = pre10;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 1 < 10) {
+      let pre11: f32 = c11 + bias[j0 + 1];
+      c[(i0 + 1) * 10 + (j0 + 1)] = pre11;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 2 < 10) {
+      let pre12: f32 = c12 + bias[j0 + 2];
+      c[(i0 + 1) * 10 + (j0 + 2)] = pre12;
+    }
+    if (i0 + 1 < tfm_args.batch && j0 + 3 < 10) {
+      let pre13: f32 = c13 + bias[j0 + 3];
+      c[(i0 + 1) * 10 + (j0 + 3)] = pre13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      let pre20: f32 = c20 + bias[j0];
+      c[(i0 + 2) * 10 + j0] = pre20;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 1 < 10) {
+      let pre21: f32 = c21 + bias[j0 + 1];
+      c[(i0 + 2) * 10 + (j0 + 1)] = pre21;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 2 < 10) {
+      let pre22: f32 = c22 + bias[j0 + 2];
+      c[(i0 + 2) * 10 + (j0 + 2)] = pre22;
+    }
+    if (i0 + 2 < tfm_args.batch && j0 + 3 < 10) {
+      let pre23: f32 = c23 + bias[j0 + 3];
+      c[(i0 + 2) * 10 + (j0 + 3)] = pre23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      let pre30: f32 = c30 + bias[j0];
+      c[(i0 + 3) * 10 + j0] = pre30;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 1 < 10) {
+      let pre31: f32 = c31 + bias[j0 + 1];
+      c[(i0 + 3) * 10 + (j0 + 1)] = pre31;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 2 < 10) {
+      let pre32: f32 = c32 + bias[j0 + 2];
+      c[(i0 + 3) * 10 + (j0 + 2)] = pre32;
+    }
+    if (i0 + 3 < tfm_args.batch && j0 + 3 < 10) {
+      let pre33: f32 = c33 + bias[j0 + 3];
+      c[(i0 + 3) * 10 + (j0 + 3)] = pre33;
+    }
   }
 }
 
-// ==== kernel softmax_xent_b6d259f3 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel softmax_xent_b6d259f3 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy over 10 classes, mean over targets ≠ -100
 // From specs/vit_mnist.tfm:29:3.
 struct Args { batch: i32 }
@@ -581,7 +1072,7 @@ fn main() {
   loss[0] = select(0f, total / count, count > 0f);
 }
 
-// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // fill with 1
 // From specs/vit_mnist.tfm:29:3.
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -592,7 +1083,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_7e06432a {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
+// ==== kernel softmax_xent_grad_7e06432a {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/vit_mnist.tfm:29:3.
 struct Args { batch: i32 }
@@ -601,9 +1092,8 @@ struct Args { batch: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
-  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+@compute @workgroup_size(1)
+fn main() {
   var count: f32 = 0f;
   for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     if (targets[r] != (-100)) {
@@ -611,8 +1101,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  if (tfm_gid < (tfm_args.batch)) {
-    let r: i32 = tfm_gid;
+  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 10; c += 1) {
@@ -634,7 +1123,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_924e6a9b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_924e6a9b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 10] down to [10] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -653,7 +1142,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_27758eb7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*","batch",64],"workgroup":64}
+// ==== kernel matmul_27758eb7 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+","batch",3],4],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 10] @ [64, 10]ᵀ
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -664,20 +1153,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch) * (64)) {
+  if (tfm_gid < ((tfm_args.batch + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 10; p += 1) {
-      acc = acc + a[i * 10 + p] * b[j * 10 + p];
+      let a0: f32 = a[i0 * 10 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch - 1) * 10 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch - 1) * 10 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch - 1) * 10 + p];
+      let b0: f32 = b[j0 * 10 + p];
+      let b1: f32 = b[(j0 + 1) * 10 + p];
+      let b2: f32 = b[(j0 + 2) * 10 + p];
+      let b3: f32 = b[(j0 + 3) * 10 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_5ae9d4b5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",64,10],"workgroup":64}
+// ==== kernel matmul_5ae9d4b5 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",67,4],3],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 10]
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -688,20 +1256,105 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (64) * (10)) {
+  if (tfm_gid < (67 / 4) * (3)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (10);
-    tfm_rest = tfm_rest / (10);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (3);
+    tfm_rest = tfm_rest / (3);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch; p += 1) {
-      acc = acc + a[p * 64 + i] * b[p * 10 + j];
+      let a0: f32 = a[p * 64 + i0];
+      let a1: f32 = a[p * 64 + min(i0 + 1, 63)];
+      let a2: f32 = a[p * 64 + min(i0 + 2, 63)];
+      let a3: f32 = a[p * 64 + min(i0 + 3, 63)];
+      let b0: f32 = b[p * 10 + j0];
+      let b1: f32 = b[p * 10 + min(j0 + 1, 9)];
+      let b2: f32 = b[p * 10 + min(j0 + 2, 9)];
+      let b3: f32 = b[p * 10 + min(j0 + 3, 9)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 10 + j] = acc;
+    c[i0 * 10 + j0] = c00;
+    if (j0 + 1 < 10) {
+      c[i0 * 10 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 10) {
+      c[i0 * 10 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 10) {
+      c[i0 * 10 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 10 + j0] = c10;
+    }
+    if (i0 + 1 < 64 && j0 + 1 < 10) {
+      c[(i0 + 1) * 10 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 64 && j0 + 2 < 10) {
+      c[(i0 + 1) * 10 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 64 && j0 + 3 < 10) {
+      c[(i0 + 1) * 10 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 10 + j0] = c20;
+    }
+    if (i0 + 2 < 64 && j0 + 1 < 10) {
+      c[(i0 + 2) * 10 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 64 && j0 + 2 < 10) {
+      c[(i0 + 2) * 10 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 64 && j0 + 3 < 10) {
+      c[(i0 + 2) * 10 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 10 + j0] = c30;
+    }
+    if (i0 + 3 < 64 && j0 + 1 < 10) {
+      c[(i0 + 3) * 10 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 64 && j0 + 2 < 10) {
+      c[(i0 + 3) * 10 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 64 && j0 + 3 < 10) {
+      c[(i0 + 3) * 10 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel take_first_grad_e8b620a9 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel take_first_grad_e8b620a9 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // take_first backward: dy into position 0, zeros elsewhere
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
@@ -720,7 +1373,7 @@ fn main() {
   }
 }
 
-// ==== kernel layernorm_grad_8870c9d9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel layernorm_grad_8870c9d9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"g","t":"f32","access":"read"},{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"dg","t":"f32","access":"write"},{"name":"db","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // layernorm backward: dx, dg, db
 // From specs/vit_mnist.tfm:27:3.
 struct Args { batch: i32 }
@@ -769,7 +1422,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_b6f6193b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_b6f6193b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 17, 64] down to [64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -788,7 +1441,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_26af9763 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],128],"workgroup":64}
+// ==== kernel matmul_26af9763 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],32],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 64] @ [128, 64]ᵀ
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -799,20 +1452,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (128)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[j * 64 + p];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 64 + p];
+      let b0: f32 = b[j0 * 64 + p];
+      let b1: f32 = b[(j0 + 1) * 64 + p];
+      let b2: f32 = b[(j0 + 2) * 64 + p];
+      let b3: f32 = b[(j0 + 3) * 64 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_bc54142b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",128,64],"workgroup":64}
+// ==== kernel matmul_bc54142b {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",131,4],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 128]ᵀ @ [rows, 64]
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -823,20 +1555,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (128) * (64)) {
+  if (tfm_gid < (131 / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 17; p += 1) {
-      acc = acc + a[p * 128 + i] * b[p * 64 + j];
+      let a0: f32 = a[p * 128 + i0];
+      let a1: f32 = a[p * 128 + min(i0 + 1, 127)];
+      let a2: f32 = a[p * 128 + min(i0 + 2, 127)];
+      let a3: f32 = a[p * 128 + min(i0 + 3, 127)];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 128) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 128) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 128) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel act_grad_da4af45a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],128],"workgroup":64}
+// ==== kernel act_grad_da4af45a {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],128],"workgroup":64}]}
 // gelu backward
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -854,7 +1665,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_2c31fff0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_2c31fff0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 17, 128] down to [128] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -873,7 +1684,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_63f67feb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel matmul_63f67feb {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 128] @ [64, 128]ᵀ
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -884,20 +1695,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 128; p += 1) {
-      acc = acc + a[i * 128 + p] * b[j * 128 + p];
+      let a0: f32 = a[i0 * 128 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 128 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 128 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 128 + p];
+      let b0: f32 = b[j0 * 128 + p];
+      let b1: f32 = b[(j0 + 1) * 128 + p];
+      let b2: f32 = b[(j0 + 2) * 128 + p];
+      let b3: f32 = b[(j0 + 3) * 128 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_34242fc6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",64,128],"workgroup":64}
+// ==== kernel matmul_34242fc6 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",67,4],32],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 128]
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
@@ -908,20 +1798,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (64) * (128)) {
+  if (tfm_gid < (67 / 4) * (32)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (128);
-    tfm_rest = tfm_rest / (128);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (32);
+    tfm_rest = tfm_rest / (32);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 17; p += 1) {
-      acc = acc + a[p * 64 + i] * b[p * 128 + j];
+      let a0: f32 = a[p * 64 + i0];
+      let a1: f32 = a[p * 64 + min(i0 + 1, 63)];
+      let a2: f32 = a[p * 64 + min(i0 + 2, 63)];
+      let a3: f32 = a[p * 64 + min(i0 + 3, 63)];
+      let b0: f32 = b[p * 128 + j0];
+      let b1: f32 = b[p * 128 + (j0 + 1)];
+      let b2: f32 = b[p * 128 + (j0 + 2)];
+      let b3: f32 = b[p * 128 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 128 + j] = acc;
+    c[i0 * 128 + j0] = c00;
+    c[i0 * 128 + (j0 + 1)] = c01;
+    c[i0 * 128 + (j0 + 2)] = c02;
+    c[i0 * 128 + (j0 + 3)] = c03;
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 128 + j0] = c10;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 128 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 128 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 128 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 128 + j0] = c20;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 128 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 128 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 128 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 128 + j0] = c30;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 128 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 128 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 128 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel add_bdfc6fd4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel add_bdfc6fd4 {"buffers":[{"name":"x0","t":"f32","access":"read"},{"name":"x1","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}]}
 // y = a + b (broadcast)
 // From specs/vit_mnist.tfm:22:5.
 struct Args { batch: i32 }
@@ -938,7 +1907,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel matmul_5841b248 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",17],64],"workgroup":64}
+// ==== kernel matmul_5841b248 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",17],3],4],16],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 64] @ [64, 64]ᵀ
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -949,20 +1918,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 17) * (64)) {
+  if (tfm_gid < ((tfm_args.batch * 17 + 3) / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[j * 64 + p];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 17 - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 17 - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 17 - 1) * 64 + p];
+      let b0: f32 = b[j0 * 64 + p];
+      let b1: f32 = b[(j0 + 1) * 64 + p];
+      let b2: f32 = b[(j0 + 2) * 64 + p];
+      let b3: f32 = b[(j0 + 3) * 64 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 17) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 17) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 17) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_22810791 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",64,64],"workgroup":64}
+// ==== kernel matmul_22810791 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",67,4],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 64]ᵀ @ [rows, 64]
 // From specs/vit_mnist.tfm:23:5.
 struct Args { batch: i32 }
@@ -973,22 +2021,102 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (64) * (64)) {
+  if (tfm_gid < (67 / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 17; p += 1) {
-      acc = acc + a[p * 64 + i] * b[p * 64 + j];
+      let a0: f32 = a[p * 64 + i0];
+      let a1: f32 = a[p * 64 + min(i0 + 1, 63)];
+      let a2: f32 = a[p * 64 + min(i0 + 2, 63)];
+      let a3: f32 = a[p * 64 + min(i0 + 3, 63)];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 64) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 64) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 64) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel attention_grad_d8812a1c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":"batch","workgroup":64}
-// fused attention backward: recomputes each score once, its probability from the forward pass's log-sum-exp; dq, dk, dv
+// ==== kernel attention_grad_acac2232 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64}]}
+// fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/vit_mnist.tfm:23:5.
+// 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> q: array<f32>;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
@@ -1001,16 +2129,62 @@ struct Args { batch: i32 }
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch)) {
-    let b: i32 = tfm_gid;
-    for (var o: i32 = 0; o < 1088; o += 1) {
-      dk[b * 1088 + o] = 0f;
-      dv[b * 1088 + o] = 0f;
+  if (tfm_gid < (tfm_args.batch) * (4) * (17)) {
+    var tfm_rest = tfm_gid;
+    let qi: i32 = tfm_rest % (17);
+    tfm_rest = tfm_rest / (17);
+    let h: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let kh: i32 = h;
+    let qo: i32 = (b * 17 + qi) * 64 + h * 16;
+    let rowLse: f32 = lse[(b * 17 + qi) * 4 + h];
+    var rowDot: f32 = 0.0f;
+    for (var e: i32 = 0; e < 16; e += 1) {
+      rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
-    for (var h: i32 = 0; h < 4; h += 1) {
-      let kh: i32 = h;
+    for (var e: i32 = 0; e < 16; e += 1) {
+      dq[qo + e] = 0f;
+    }
+    for (var j: i32 = 0; j < 17; j += 1) {
+      let ko: i32 = (b * 17 + j) * 64 + kh * 16;
+      var dot: f32 = 0.0f;
+      for (var e: i32 = 0; e < 16; e += 1) {
+        dot = dot + q[qo + e] * k[ko + e];
+      }
+      let s: f32 = dot * 0.25f;
+      let p: f32 = exp(s - rowLse);
+      var dov: f32 = 0.0f;
+      for (var e: i32 = 0; e < 16; e += 1) {
+        dov = dov + dOut[qo + e] * v[ko + e];
+      }
+      let keepj: f32 = 1f;
+      let ds: f32 = p * (dov * keepj - rowDot) * 0.25f;
+      for (var e: i32 = 0; e < 16; e += 1) {
+        dq[qo + e] += ds * k[ko + e];
+      }
+    }
+  }
+}
+@compute @workgroup_size(64)
+fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.batch) * (4) * (17)) {
+    var tfm_rest = tfm_gid;
+    let j: i32 = tfm_rest % (17);
+    tfm_rest = tfm_rest / (17);
+    let kh: i32 = tfm_rest % (4);
+    tfm_rest = tfm_rest / (4);
+    let b: i32 = tfm_rest;
+    let ko: i32 = (b * 17 + j) * 64 + kh * 16;
+    for (var e: i32 = 0; e < 16; e += 1) {
+      dk[ko + e] = 0f;
+      dv[ko + e] = 0f;
+    }
+    for (var g: i32 = 0; g < 1; g += 1) {
+      let h: i32 = kh + g;
       for (var qi: i32 = 0; qi < 17; qi += 1) {
         let qo: i32 = (b * 17 + qi) * 64 + h * 16;
         let rowLse: f32 = lse[(b * 17 + qi) * 4 + h];
@@ -1018,38 +2192,29 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         for (var e: i32 = 0; e < 16; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
+        let ko: i32 = (b * 17 + j) * 64 + kh * 16;
+        var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 16; e += 1) {
-          dq[qo + e] = 0f;
+          dot = dot + q[qo + e] * k[ko + e];
         }
-        for (var j: i32 = 0; j < 17; j += 1) {
-          let ko: i32 = (b * 17 + j) * 64 + kh * 16;
-          var dot: f32 = 0.0f;
-          for (var e: i32 = 0; e < 16; e += 1) {
-            dot = dot + q[qo + e] * k[ko + e];
-          }
-          let s: f32 = dot * 0.25f;
-          let p: f32 = exp(s - rowLse);
-          var dov: f32 = 0.0f;
-          for (var e: i32 = 0; e < 16; e += 1) {
-            dov = dov + dOut[qo + e] * v[ko + e];
-          }
-          let keepj: f32 = 1f;
-          let dpj: f32 = dov * keepj;
-          let pk: f32 = p * keepj;
-          let dsRaw: f32 = p * (dpj - rowDot);
-          let ds: f32 = dsRaw * 0.25f;
-          for (var e: i32 = 0; e < 16; e += 1) {
-            dv[ko + e] += pk * dOut[qo + e];
-            dq[qo + e] += ds * k[ko + e];
-            dk[ko + e] += ds * q[qo + e];
-          }
+        let s: f32 = dot * 0.25f;
+        let p: f32 = exp(s - rowLse);
+        var dov: f32 = 0.0f;
+        for (var e: i32 = 0; e < 16; e += 1) {
+          dov = dov + dOut[qo + e] * v[ko + e];
+        }
+        let keepj: f32 = 1f;
+        let ds: f32 = p * (dov * keepj - rowDot) * 0.25f;
+        for (var e: i32 = 0; e < 16; e += 1) {
+          dv[ko + e] += p * keepj * dOut[qo + e];
+          dk[ko + e] += ds * q[qo + e];
         }
       }
     }
   }
 }
 
-// ==== kernel reduce_to_46e79cbd {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_46e79cbd {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 17, 64] down to [17, 64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:18:5.
 struct Args { batch: i32 }
@@ -1068,7 +2233,7 @@ fn main() {
   }
 }
 
-// ==== kernel slice_rows_grad_ecfb4515 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":[],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel slice_rows_grad_ecfb4515 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dtable","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // slice_rows backward: scatter into a zeroed table gradient
 // From specs/vit_mnist.tfm:18:5.
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
@@ -1083,7 +2248,7 @@ fn main() {
   }
 }
 
-// ==== kernel prepend_grad_de15a2f0 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"drow","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel prepend_grad_de15a2f0 {"buffers":[{"name":"dy","t":"f32","access":"read"},{"name":"dx","t":"f32","access":"write"},{"name":"drow","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // prepend backward: dx from positions 1.., drow summed over the batch
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -1108,7 +2273,7 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_b983cb7f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"single","invocations":1,"workgroup":1}
+// ==== kernel reduce_to_b983cb7f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
 // sum [batch, 16, 64] down to [64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -1127,7 +2292,7 @@ fn main() {
   }
 }
 
-// ==== kernel matmul_95ff3981 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",["*","batch",16],49],"workgroup":64}
+// ==== kernel matmul_95ff3981 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",["+",["*","batch",16],3],4],13],"workgroup":64}]}
 // c = a @ bᵀ: [rows, 64] @ [49, 64]ᵀ
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -1138,20 +2303,105 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (tfm_args.batch * 16) * (49)) {
+  if (tfm_gid < ((tfm_args.batch * 16 + 3) / 4) * (13)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (49);
-    tfm_rest = tfm_rest / (49);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (13);
+    tfm_rest = tfm_rest / (13);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < 64; p += 1) {
-      acc = acc + a[i * 64 + p] * b[j * 64 + p];
+      let a0: f32 = a[i0 * 64 + p];
+      let a1: f32 = a[min(i0 + 1, tfm_args.batch * 16 - 1) * 64 + p];
+      let a2: f32 = a[min(i0 + 2, tfm_args.batch * 16 - 1) * 64 + p];
+      let a3: f32 = a[min(i0 + 3, tfm_args.batch * 16 - 1) * 64 + p];
+      let b0: f32 = b[j0 * 64 + p];
+      let b1: f32 = b[min(j0 + 1, 48) * 64 + p];
+      let b2: f32 = b[min(j0 + 2, 48) * 64 + p];
+      let b3: f32 = b[min(j0 + 3, 48) * 64 + p];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 49 + j] = acc;
+    c[i0 * 49 + j0] = c00;
+    if (j0 + 1 < 49) {
+      c[i0 * 49 + (j0 + 1)] = c01;
+    }
+    if (j0 + 2 < 49) {
+      c[i0 * 49 + (j0 + 2)] = c02;
+    }
+    if (j0 + 3 < 49) {
+      c[i0 * 49 + (j0 + 3)] = c03;
+    }
+    if (i0 + 1 < tfm_args.batch * 16) {
+      c[(i0 + 1) * 49 + j0] = c10;
+    }
+    if (i0 + 1 < tfm_args.batch * 16 && j0 + 1 < 49) {
+      c[(i0 + 1) * 49 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < tfm_args.batch * 16 && j0 + 2 < 49) {
+      c[(i0 + 1) * 49 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < tfm_args.batch * 16 && j0 + 3 < 49) {
+      c[(i0 + 1) * 49 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < tfm_args.batch * 16) {
+      c[(i0 + 2) * 49 + j0] = c20;
+    }
+    if (i0 + 2 < tfm_args.batch * 16 && j0 + 1 < 49) {
+      c[(i0 + 2) * 49 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < tfm_args.batch * 16 && j0 + 2 < 49) {
+      c[(i0 + 2) * 49 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < tfm_args.batch * 16 && j0 + 3 < 49) {
+      c[(i0 + 2) * 49 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < tfm_args.batch * 16) {
+      c[(i0 + 3) * 49 + j0] = c30;
+    }
+    if (i0 + 3 < tfm_args.batch * 16 && j0 + 1 < 49) {
+      c[(i0 + 3) * 49 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < tfm_args.batch * 16 && j0 + 2 < 49) {
+      c[(i0 + 3) * 49 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < tfm_args.batch * 16 && j0 + 3 < 49) {
+      c[(i0 + 3) * 49 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel matmul_1cfe3816 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"mode":"grid","invocations":["*",49,64],"workgroup":64}
+// ==== kernel matmul_1cfe3816 {"buffers":[{"name":"a","t":"f32","access":"read"},{"name":"b","t":"f32","access":"read"},{"name":"c","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*",["idiv",52,4],16],"workgroup":64}]}
 // c = aᵀ @ b: [rows, 49]ᵀ @ [rows, 64]
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
@@ -1162,20 +2412,99 @@ struct Args { batch: i32 }
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
-  if (tfm_gid < (49) * (64)) {
+  if (tfm_gid < (52 / 4) * (16)) {
     var tfm_rest = tfm_gid;
-    let j: i32 = tfm_rest % (64);
-    tfm_rest = tfm_rest / (64);
-    let i: i32 = tfm_rest;
-    var acc: f32 = 0.0f;
+    let jt: i32 = tfm_rest % (16);
+    tfm_rest = tfm_rest / (16);
+    let it: i32 = tfm_rest;
+    let i0: i32 = it * 4;
+    let j0: i32 = jt * 4;
+    var c00: f32 = 0f;
+    var c01: f32 = 0f;
+    var c02: f32 = 0f;
+    var c03: f32 = 0f;
+    var c10: f32 = 0f;
+    var c11: f32 = 0f;
+    var c12: f32 = 0f;
+    var c13: f32 = 0f;
+    var c20: f32 = 0f;
+    var c21: f32 = 0f;
+    var c22: f32 = 0f;
+    var c23: f32 = 0f;
+    var c30: f32 = 0f;
+    var c31: f32 = 0f;
+    var c32: f32 = 0f;
+    var c33: f32 = 0f;
     for (var p: i32 = 0; p < tfm_args.batch * 16; p += 1) {
-      acc = acc + a[p * 49 + i] * b[p * 64 + j];
+      let a0: f32 = a[p * 49 + i0];
+      let a1: f32 = a[p * 49 + min(i0 + 1, 48)];
+      let a2: f32 = a[p * 49 + min(i0 + 2, 48)];
+      let a3: f32 = a[p * 49 + min(i0 + 3, 48)];
+      let b0: f32 = b[p * 64 + j0];
+      let b1: f32 = b[p * 64 + (j0 + 1)];
+      let b2: f32 = b[p * 64 + (j0 + 2)];
+      let b3: f32 = b[p * 64 + (j0 + 3)];
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
+      c20 += a2 * b0;
+      c21 += a2 * b1;
+      c22 += a2 * b2;
+      c23 += a2 * b3;
+      c30 += a3 * b0;
+      c31 += a3 * b1;
+      c32 += a3 * b2;
+      c33 += a3 * b3;
     }
-    c[i * 64 + j] = acc;
+    c[i0 * 64 + j0] = c00;
+    c[i0 * 64 + (j0 + 1)] = c01;
+    c[i0 * 64 + (j0 + 2)] = c02;
+    c[i0 * 64 + (j0 + 3)] = c03;
+    if (i0 + 1 < 49) {
+      c[(i0 + 1) * 64 + j0] = c10;
+    }
+    if (i0 + 1 < 49) {
+      c[(i0 + 1) * 64 + (j0 + 1)] = c11;
+    }
+    if (i0 + 1 < 49) {
+      c[(i0 + 1) * 64 + (j0 + 2)] = c12;
+    }
+    if (i0 + 1 < 49) {
+      c[(i0 + 1) * 64 + (j0 + 3)] = c13;
+    }
+    if (i0 + 2 < 49) {
+      c[(i0 + 2) * 64 + j0] = c20;
+    }
+    if (i0 + 2 < 49) {
+      c[(i0 + 2) * 64 + (j0 + 1)] = c21;
+    }
+    if (i0 + 2 < 49) {
+      c[(i0 + 2) * 64 + (j0 + 2)] = c22;
+    }
+    if (i0 + 2 < 49) {
+      c[(i0 + 2) * 64 + (j0 + 3)] = c23;
+    }
+    if (i0 + 3 < 49) {
+      c[(i0 + 3) * 64 + j0] = c30;
+    }
+    if (i0 + 3 < 49) {
+      c[(i0 + 3) * 64 + (j0 + 1)] = c31;
+    }
+    if (i0 + 3 < 49) {
+      c[(i0 + 3) * 64 + (j0 + 2)] = c32;
+    }
+    if (i0 + 3 < 49) {
+      c[(i0 + 3) * 64 + (j0 + 3)] = c33;
+    }
   }
 }
 
-// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"mode":"tree","invocations":256,"workgroup":256}
+// ==== kernel opt_grad_norm {"buffers":[{"name":"grads","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"write"}],"dims":["n"],"scalars":["max_norm"],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // global L2 norm of all gradients; clip[0] = min(1, max_norm / norm) (1 when max_norm is 0), clip[1] = norm
 struct Args { n: i32, max_norm: f32 }
 @group(0) @binding(0) var<storage, read> grads: array<f32>;
@@ -1211,7 +2540,7 @@ fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
   }
 }
 
-// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_adamw {"buffers":[{"name":"params","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"},{"name":"m","t":"f32","access":"readwrite"},{"name":"vv","t":"f32","access":"readwrite"},{"name":"decay","t":"f32","access":"read"},{"name":"clip","t":"f32","access":"read"}],"dims":["n"],"scalars":["lr","beta1","beta2","eps","weight_decay","step"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // AdamW (decoupled weight decay, bias-corrected moments) over every parameter, gradients scaled by clip[0]
 struct Args { n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, step: f32 }
 @group(0) @binding(0) var<storage, read_write> params: array<f32>;
@@ -1239,7 +2568,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"mode":"grid","invocations":"n","workgroup":64}
+// ==== kernel opt_accumulate {"buffers":[{"name":"acc","t":"f32","access":"readwrite"},{"name":"grads","t":"f32","access":"read"}],"dims":["n"],"scalars":["scale","first"],"phases":[{"entry":"main","mode":"grid","invocations":"n","workgroup":64}]}
 // gradient accumulation over micro-batches: acc = (first ? 0 : acc) + scale · grads
 struct Args { n: i32, scale: f32, first: f32 }
 @group(0) @binding(0) var<storage, read_write> acc: array<f32>;
