@@ -17,7 +17,7 @@ export function kernelProgram(op: string, inputs: IrShape[], attrs: Record<strin
   const ins = inputs.map((s, k) => g.input(`x${k}`, s, 'f32'));
   const outs = emit(g, op, ins, attrs);
   const t = TARGETS[target];
-  const kernels = [buildKernel(g.nodes[0], 'kernel'), ...optimizerKernels()].map((k) => scheduled(t, k));
+  const kernels = [buildKernel(g.nodes[0], 'kernel', new Set(t.variants)), ...optimizerKernels()].map((k) => scheduled(t, k));
   const program: Program = {
     spec: 'bench',
     model: op,

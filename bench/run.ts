@@ -1,4 +1,6 @@
-// `npm run bench`: our generated kernels beside the peers, in one run on the same machine,
+// `npm run bench`: our generated kernels beside the peers, in one run on the same machine
+// (`npm run bench -- --target webgpu`: the WebGPU target beside the peers' WebGPU backends,
+// bench/webgpu.ts),
 // reported as speeds and as ratios ours (wasm, 2 threads) / peer:
 //   1. GPT-mini training (the model of specs/gpt_tiny.tfm, batch 16 × 64, AdamW) — ours on
 //      the wasm target (1 and 2 threads) and the TypeScript target (2 threads), TensorFlow.js
@@ -23,6 +25,10 @@ import { kernelProgram } from './kernel-program.ts';
 import { measure, type Measured } from './measure.ts';
 import { tfjsStep } from './peers/tfjs-gpt.ts';
 
+const at = process.argv.indexOf('--target');
+if (at > 0 && process.argv[at + 1] === 'webgpu') {
+  await import('./webgpu.ts'); // the WebGPU benchmark; it exits when done
+}
 const STEPS = Number(process.env.BENCH_STEPS ?? 8);
 const cfg = GPT_MINI;
 const tokensPerStep = cfg.batch * cfg.seq;

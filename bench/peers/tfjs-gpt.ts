@@ -11,6 +11,13 @@ const require = createRequire(import.meta.url);
 const tf = require('@tensorflow/tfjs') as typeof TF; // the union bundle registers every gradient
 require('@tensorflow/tfjs-backend-wasm');
 
+/** The tfjs module, with the WebGPU backend registered (loaded only when asked for: it needs
+ *  navigator.gpu, which bench/peers/webgpu-child.ts provides). */
+export function tfjs(): typeof TF {
+  require('@tensorflow/tfjs-backend-webgpu');
+  return tf;
+}
+
 export interface GptConfig {
   vocab: number;
   ctx: number;
@@ -21,12 +28,13 @@ export interface GptConfig {
   seq: number;
 }
 
-export async function tfjsStep(cfg: GptConfig): Promise<{ step: (tokens: Int32Array, targets: Int32Array) => number; backend: string }> {
-  // The fastest configuration that runs in Node: the SIMD build, one thread (the default
+export async function tfjsStep(cfg: GptConfig, backend: 'wasm' | 'webgpu' = 'wasm'): Promise<{ step: (tokens: Int32Array, targets: Int32Array) => Promise<number>; backend: string }> {
+  // wasm: the fastest configuration that runs in Node: the SIMD build, one thread (the default
   // here). Its threaded-SIMD build cannot start in Node: forcing WASM_HAS_MULTITHREAD_SUPPORT
   // makes Emscripten create its pthread workers from blob: URLs, which worker_threads refuses
   // (ERR_WORKER_PATH), and the backend fails to initialise.
-  await tf.setBackend('wasm');
+  if (backend === 'webgpu') tfjs();
+  await tf.setBackend(backend);
   await tf.ready();
   const { vocab: V, d: D, heads: H, layers: L, batch: B, seq: T } = cfg;
   const hd = D / H;
@@ -52,7 +60,9 @@ export async function tfjsStep(cfg: GptConfig): Promise<{ step: (tokens: Int32Ar
   const heads = (x: TF.Tensor) => transpose(reshape(x, [B, T, H, hd]), [0, 2, 1, 3]);
   const vars = [p.wte, p.wpe, ...p.layers.flatMap((l) => Object.values(l)), p.gf, p.bf, p.head] as TF.Variable[];
   const opt = tf.train.adam(1e-3);
-  const step = (tokens: Int32Array, targets: Int32Array): number => {
+  // The loss is read asynchronously: tfjs WebGPU in Node has no synchronous read (dataSync
+  // needs an OffscreenCanvas).
+  const step = async (tokens: Int32Array, targets: Int32Array): Promise<number> => {
     const ids = tf.tensor1d(tokens, 'int32');
     const tgt = tf.oneHot(tf.tensor1d(targets, 'int32'), V);
     const loss = opt.minimize(() => {
@@ -69,7 +79,7 @@ export async function tfjsStep(cfg: GptConfig): Promise<{ step: (tokens: Int32Ar
       }
       return tf.losses.softmaxCrossEntropy(tgt, matMul(ln(x, p.gf, p.bf), p.head)) as TF.Scalar;
     }, true, vars)!;
-    const value = loss.dataSync()[0];
+    const value = (await loss.data())[0];
     tf.dispose([loss, ids, tgt]);
     return value;
   };
