@@ -189,6 +189,7 @@ Exit codes:
     .option('--threads <n>', 'CPU threads (1 or 2)', '2')
     .addOption(runTarget())
     .option('--max-seconds <s>', 'stop (with a checkpoint) after this much training time')
+    .option('--profile', 'time every kernel and print the time per step by op at the end (WebGPU: device timestamps)')
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
 

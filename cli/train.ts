@@ -32,6 +32,7 @@ export async function trainCommand(spec: string, o: Record<string, string | bool
     threads: Math.min(threads, 2),
     maxSeconds: o.maxSeconds === undefined ? undefined : num(o.maxSeconds, 'max-seconds'),
     sampleTokens: 80,
+    profile: o.profile === true,
     log: (line) => console.error(line),
   });
   console.log(

@@ -91,6 +91,10 @@ export interface Program {
   splittable: string[];
 }
 
+/** The optimizer's tasks, numbered after the program's steps (index steps.length + task) by
+ *  every executor: in profiles (onKernel) and in the CPU executor's task list. */
+export const OPT = { gradNorm: 0, adamw: 1, gradNormAcc: 2, adamwAcc: 3, accumulate: 4 } as const;
+
 /** program.json as reviewers read it in diffs: one line per buffer, parameter, step, memory
  *  slot and output, so that a change to one kernel call is a change to one line. */
 export function programJson(p: Program): string {

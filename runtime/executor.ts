@@ -1,7 +1,7 @@
 // The thin executor: owns the buffers of a compiled program and calls its generated kernels
 // in order. It holds no arithmetic of its own — every number is computed by a kernel. With
 // `threads > 1` all memory is shared and splittable kernels run on every core (threads.ts).
-import { resolveShape, type Program } from '../common/program.ts';
+import { OPT, resolveShape, type Program } from '../common/program.ts';
 import { runWhole, ThreadPool, type Task } from './threads.ts';
 import { loadKernels, usesLinearMemory, wasmBuffersStart, wasmMemory, type KernelSource } from './kernels.ts';
 
@@ -48,6 +48,11 @@ export interface ModelRunner {
   push(): void;
   pull(): void | Promise<void>;
   close(): void;
+  /** When set, called after every kernel call with its index (program steps, then the
+   *  optimizer's tasks: common/program.ts OPT) and its time in ms. */
+  onKernel?: (index: number, ms: number) => void;
+  /** What onKernel's times measure (undefined: this executor cannot time kernels). */
+  readonly kernelClock?: string;
 }
 
 /** Every buffer of a program for given run-time dims. */
@@ -115,8 +120,7 @@ function carve(program: Program, count: (shape: (number | string)[]) => number, 
   return { ...mem, buffers };
 }
 
-/** Optimizer tasks follow the program's steps; their scalars are read from `scalars`. */
-export const OPT = { gradNorm: 0, adamw: 1, gradNormAcc: 2, adamwAcc: 3, accumulate: 4 } as const;
+export { OPT } from '../common/program.ts';
 
 export function bindTasks(program: Program, kernels: KernelModule, dims: Record<string, number>, mem: Memory, scalars: Float64Array): Task[] {
   const fn = (name: string) => {
@@ -158,6 +162,7 @@ export class Executor implements ModelRunner {
    *  optimizer's tasks) and its wall time in ms, all threads included: the per-kernel
    *  profile (`bench/profile.ts`). */
   onKernel?: (index: number, ms: number) => void;
+  readonly kernelClock = 'wall time of each call, all threads included';
 
   constructor(
     readonly program: Program,

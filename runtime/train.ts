@@ -40,6 +40,9 @@ export interface TrainOptions {
   /** Stop after this many seconds of training (checkpointing first). */
   maxSeconds?: number;
   sampleTokens: number;
+  /** Time every kernel (after the first step, which compiles and warms up) and log the time
+   *  per step by op at the end. */
+  profile?: boolean;
   log: (line: string) => void;
 }
 
@@ -278,6 +281,8 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     bar.start(opts.steps, step, { loss: '-', val: '-', tps: '-' });
     const started = performance.now();
     const startStep = step;
+    const perOp = new Map<string, number>();
+    let profiled = 0;
     let lastCheckpoint: string | null = latest ? join(opts.out, latest) : null;
     let trainLoss = NaN;
     let valLoss: number | null = [...history].reverse().find((h) => h[2] !== null)?.[2] ?? null;
@@ -285,6 +290,13 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
     try {
       while (step < opts.steps) {
         if (opts.maxSeconds !== undefined && (performance.now() - started) / 1000 > opts.maxSeconds) break;
+        if (opts.profile && step > startStep) {
+          profiled++;
+          ex.onKernel ??= (k, ms) => {
+            const op = ex.program.steps[k]?.op ?? 'optimizer';
+            perOp.set(op, (perOp.get(op) ?? 0) + ms);
+          };
+        }
         sampleBatch(trainStream, opts.batch, seq, rng, tokens, targets);
         if (seedInput) seedInput[0] = (Math.imul(opts.seed, 1_000_003) + step) | 0;
         const loss = await ex.forward();
@@ -330,10 +342,25 @@ export async function train(model: TrainModel, opts: TrainOptions): Promise<Trai
         }
         lastCheckpoint = await checkpoint();
       }
+    } catch (e) {
+      // The device went away mid-run: say what is safe on disk.
+      if (e instanceof TfmError && e.code === 'TFM7003') throw new TfmError('TFM7003', `${e.message} during step ${step + 1}; nothing of that step was saved${lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : ''}`);
+      throw e;
     } finally {
       bar.stop();
     }
     plot();
+    if (opts.profile) {
+      ex.onKernel = undefined;
+      if (!ex.kernelClock) opts.log('--profile: this executor cannot time its kernels (a WebGPU adapter without timestamp queries)');
+      else if (!profiled) opts.log('--profile: no step after the first to time');
+      else {
+        const total = [...perOp.values()].reduce((a, b) => a + b, 0);
+        opts.log(`time per training step by op, mean of ${profiled} steps (${ex.kernelClock}; validation and samples not included):`);
+        for (const [op, ms] of [...perOp].sort((a, b) => b[1] - a[1])) opts.log(`  ${op.padEnd(24)} ${(ms / profiled).toFixed(2).padStart(10)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
+        opts.log(`  ${'total'.padEnd(24)} ${(total / profiled).toFixed(2).padStart(10)} ms`);
+      }
+    }
     const seconds = (performance.now() - started) / 1000;
     return { step, trainLoss, valLoss, unigramEntropy: entropy, tokensPerSecond: ((step - startStep) * tokensPerStep) / Math.max(seconds, 1e-9), plot: plotPath, sample: sampleText, checkpoint: lastCheckpoint };
   } finally {

@@ -26,6 +26,7 @@ import { scheduled } from '../compiler/targets/target.ts';
 import { renderWgsl } from '../compiler/targets/webgpu/render.ts';
 import { randn } from './support/random.ts';
 import { NO_WEBGPU, gpu } from './support/webgpu.ts';
+import { newGpuContext } from '../runtime/webgpu/device.ts';
 import { fresh, tfm } from './support/cli.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,6 +104,17 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     const got = await run.run();
     run.destroy();
     node.outputs.forEach((o, n) => expect(relErr(got[ins.length + n], ref.get(o.id)!.data), ['dq', 'dk', 'dv'][n]).toBeLessThan(1e-5));
+  });
+
+  it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {
+    const own = await newGpuContext();
+    const r = checkFiles(['specs/gpt_tiny.tfm']);
+    const g = compile(r.models[0], TARGETS.webgpu, r.program.sources);
+    const ex = await GpuExecutor.create(g.program, g.files['kernels.wgsl'] as string, { batch: 1, seq: 8 }, { gpu: own });
+    expect(Number.isFinite(await ex.forward())).toBe(true);
+    own.device.destroy();
+    await own.device.lost;
+    await expect(ex.forward()).rejects.toMatchObject({ code: 'TFM7003' });
   });
 
   const tiny = [

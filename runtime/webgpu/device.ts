@@ -42,10 +42,16 @@ export async function gpuUnavailable(): Promise<string | undefined> {
   }
 }
 
-/** One device for the process (created on first use, with the adapter's own limits on
- *  storage buffers and workgroup memory rather than WebGPU's defaults). */
+/** One device for the process (created on first use). */
 export function gpuContext(): Promise<GpuContext> {
-  shared ??= (async () => {
+  shared ??= newGpuContext();
+  return shared;
+}
+
+/** A device of its own, with the adapter's own limits on storage buffers and workgroup
+ *  memory rather than WebGPU's defaults. */
+export async function newGpuContext(): Promise<GpuContext> {
+  return (async () => {
     const gpu = await gpuApi();
     const adapter = gpu && (await gpu.requestAdapter({ powerPreference: 'high-performance' }));
     if (!adapter) throw new TfmError('TFM7001', `no WebGPU adapter: ${(await gpuUnavailable()) ?? 'requestAdapter() returned null'}`);
@@ -66,5 +72,4 @@ export function gpuContext(): Promise<GpuContext> {
     const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
     return { device, adapter: name, software: /llvmpipe|lavapipe|swiftshader/i.test(name), timestamps };
   })();
-  return shared;
 }

@@ -10,7 +10,7 @@
 // gaps are zeros that the optimizer leaves at zero. On the host, `paramArena` is the CPU
 // layout (packed, program order), the one checkpoints use; uploadParams / downloadParams
 // move it across.
-import { resolveShape, type Program } from '../../common/program.ts';
+import { OPT, resolveShape, type Program } from '../../common/program.ts';
 import { evalHostExpr, parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
 import { kernelPipelines, workgroupCounts, type KernelPipelines } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
@@ -31,6 +31,8 @@ interface Call {
   /** The uniform of dims and scalars, when the kernel has one (optimizer calls rewrite it). */
   uniform?: { buffer: GPUBuffer; data: ArrayBuffer; dims: number };
   name: string;
+  /** Its index for onKernel: the program step, or steps.length + the optimizer task (OPT). */
+  index: number;
 }
 
 const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, which Node has only after setup)
@@ -57,6 +59,15 @@ export class GpuExecutor implements ModelRunner {
   private readonly arenas: { params: GPUBuffer; grads: GPUBuffer; acc: GPUBuffer; m: GPUBuffer; v: GPUBuffer; decay: GPUBuffer; clip: GPUBuffer };
   private readonly arenaElems: number;
   private lost?: string;
+  /** When set, called with each kernel call's index (program steps, then the optimizer's
+   *  tasks, as the CPU executor numbers them) and its device time in ms, from timestamp
+   *  queries: the per-kernel profile (`tfm train --profile`). */
+  onKernel?: (index: number, ms: number) => void;
+  get kernelClock(): string | undefined {
+    return this.gpu.timestamps ? 'device time between timestamp queries around each call' : undefined;
+  }
+  /** Timestamp readbacks of profiled submissions not yet reported. */
+  private profiling: Promise<void>[] = [];
 
   private constructor(
     readonly program: Program,
@@ -110,7 +121,7 @@ export class GpuExecutor implements ModelRunner {
       return { buffer: make(bytes), offset: 0, size };
     });
 
-    const call = (name: string, regions: Region[], at: Record<string, number> = dims): Call => {
+    const call = (name: string, regions: Region[], at: Record<string, number> = dims, index = -1): Call => {
       const k = kernels.get(name);
       if (!k) throw new Error(`kernels.wgsl has no kernel ${name}: regenerate it`);
       const d = k.dispatch;
@@ -128,21 +139,22 @@ export class GpuExecutor implements ModelRunner {
       }
       const p = pipelines.get(name)!;
       const groups = workgroupCounts(device, k, at);
-      return { name, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform };
+      return { name, index, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform };
     };
-    this.calls = program.steps.map((s) => call(s.kernel, s.args.map((id) => this.regions[id])));
+    this.calls = program.steps.map((s, index) => call(s.kernel, s.args.map((id) => this.regions[id]), dims, index));
     const whole = (b: GPUBuffer): Region => ({ buffer: b, offset: 0, size: 4 * this.arenaElems });
     const a = this.arenas;
     const clip: Region = { buffer: a.clip, offset: 0, size: 8 };
     const o = program.optimizer;
     // The optimizer kernels run over the whole arenas: n elements, gaps included.
     const n = { n: this.arenaElems };
+    const at = program.steps.length;
     this.opt = {
-      gradNorm: call(o.gradNorm, [whole(a.grads), clip], n),
-      adamw: call(o.adamw, [whole(a.params), whole(a.grads), whole(a.m), whole(a.v), whole(a.decay), clip], n),
-      gradNormAcc: call(o.gradNorm, [whole(a.acc), clip], n),
-      adamwAcc: call(o.adamw, [whole(a.params), whole(a.acc), whole(a.m), whole(a.v), whole(a.decay), clip], n),
-      accumulate: call(o.accumulate, [whole(a.acc), whole(a.grads)], n),
+      gradNorm: call(o.gradNorm, [whole(a.grads), clip], n, at + OPT.gradNorm),
+      adamw: call(o.adamw, [whole(a.params), whole(a.grads), whole(a.m), whole(a.v), whole(a.decay), clip], n, at + OPT.adamw),
+      gradNormAcc: call(o.gradNorm, [whole(a.acc), clip], n, at + OPT.gradNormAcc),
+      adamwAcc: call(o.adamw, [whole(a.params), whole(a.acc), whole(a.m), whole(a.v), whole(a.decay), clip], n, at + OPT.adamwAcc),
+      accumulate: call(o.accumulate, [whole(a.acc), whole(a.grads)], n, at + OPT.accumulate),
     };
     this.forwardSteps = program.steps.flatMap((s, k) => (s.phase === 'forward' ? [k] : []));
     this.backwardSteps = program.steps.flatMap((s, k) => (s.phase === 'backward' ? [k] : []));
@@ -324,23 +336,62 @@ export class GpuExecutor implements ModelRunner {
 
   private submit(calls: Call[], after?: (enc: GPUCommandEncoder) => void): void {
     if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
-    const enc = this.gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const c of calls) {
+    const device = this.gpu.device;
+    const enc = device.createCommandEncoder();
+    const profile = this.onKernel && this.gpu.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * calls.length }) : undefined;
+    const encode = (pass: GPUComputePassEncoder, c: Call) => {
       pass.setBindGroup(0, c.bindGroup);
       for (const ph of c.phases) {
         if (!ph.groups[0]) continue;
         pass.setPipeline(ph.pipeline);
         pass.dispatchWorkgroups(ph.groups[0], ph.groups[1]);
       }
+    };
+    if (profile) {
+      // One pass per call, its start and end time-stamped.
+      calls.forEach((c, n) => {
+        const pass = enc.beginComputePass({ timestampWrites: { querySet: profile, beginningOfPassWriteIndex: 2 * n, endOfPassWriteIndex: 2 * n + 1 } });
+        encode(pass, c);
+        pass.end();
+      });
+    } else {
+      const pass = enc.beginComputePass();
+      for (const c of calls) encode(pass, c);
+      pass.end();
     }
-    pass.end();
     after?.(enc);
-    this.gpu.device.queue.submit([enc.finish()]);
+    let times: GPUBuffer | undefined;
+    if (profile) {
+      const resolved = device.createBuffer({ size: 16 * calls.length, usage: 0x200 | 0x04 }); // QUERY_RESOLVE | COPY_SRC
+      times = device.createBuffer({ size: 16 * calls.length, usage: READBACK });
+      enc.resolveQuerySet(profile, 0, 2 * calls.length, resolved, 0);
+      enc.copyBufferToBuffer(resolved, 0, times, 0, 16 * calls.length);
+    }
+    device.queue.submit([enc.finish()]);
+    if (times) {
+      const [buf, report] = [times, this.onKernel!];
+      this.profiling.push(
+        buf.mapAsync(1).then(() => {
+          const ns = new BigUint64Array(buf.getMappedRange());
+          calls.forEach((c, n) => report(c.index, Number(ns[2 * n + 1] - ns[2 * n]) / 1e6));
+          buf.unmap();
+          buf.destroy();
+          profile!.destroy();
+        }),
+      );
+    }
+  }
+
+  /** Waits for the timestamps of profiled submissions and reports them. */
+  private async reported(): Promise<void> {
+    const pending = this.profiling;
+    this.profiling = [];
+    await Promise.all(pending);
   }
 
   private async settled(): Promise<void> {
     await this.gpu.device.queue.onSubmittedWorkDone();
+    await this.reported();
     if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
   }
 
@@ -355,6 +406,7 @@ export class GpuExecutor implements ModelRunner {
     const out = staging.getMappedRange().slice(0);
     staging.unmap();
     staging.destroy();
+    await this.reported();
     if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
     return out;
   }
