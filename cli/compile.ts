@@ -13,8 +13,10 @@ import { fuseKernels } from '../compiler/passes/fuse.ts';
 import { peakBytes } from '../compiler/passes/plan.ts';
 import { printGraph } from '../compiler/print.ts';
 import { TfmError } from '../common/errors.ts';
+import { writeAtomically } from '../common/files.ts';
+import { webgpuBundle } from './bundle.ts';
 
-export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }): number {
+export function compileCommand(files: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean }): number {
   const result = checkFiles(files);
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length) throw new TfmError('TFM1000', `${files.length === 1 ? `\`${files[0]}\` has` : 'the specs have'} errors`, undefined, { diagnostics: errors, sources: result.program.sources });
@@ -37,7 +39,13 @@ export function compileCommand(files: string[], opts: { target: string; emit?: s
         if (target.name === 'wasm') process.stdout.write(renderWasm(compiled.kernels, { header: [] }, { wat: true, fma: true }).text);
         else for (const text of Object.values(compiled.files)) if (typeof text === 'string') process.stdout.write(text);
       } else {
-        const written = emit(compiled, join(opts.out, m.model.name, target.name));
+        const dir = join(opts.out, m.model.name, target.name);
+        const written = emit(compiled, dir);
+        if (opts.bundle) {
+          if (target.name !== 'webgpu') throw new TfmError('TFM5008', '--bundle writes a web page\'s module of the WebGPU target: use it with --target webgpu');
+          writeAtomically(join(dir, 'tfm-webgpu.mjs'), webgpuBundle(compiled.program, compiled.files['kernels.wgsl'] as string), 'bundle');
+          written.push(join(dir, 'tfm-webgpu.mjs'));
+        }
         // Peak training memory at batch 1 and the full context, with and without buffer reuse.
         const ctx = m.model.inputs.tokens?.context?.value ?? 128;
         const dims = { batch: 1, seq: ctx, src_seq: ctx, tgt_seq: m.model.inputs.targets?.context?.value ?? ctx };

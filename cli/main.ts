@@ -17,6 +17,7 @@ import { loadSource } from './lazy.ts';
 const compileModule = () => loadSource<typeof import('./compile.ts')>('compile.ts');
 const weightsModule = () => loadSource<typeof import('./weights.ts')>('weights.ts');
 const trainModule = () => loadSource<typeof import('./train.ts')>('train.ts');
+const serveModule = () => loadSource<typeof import('./serve.ts')>('serve.ts');
 
 /** The errors of the compile and run commands are TfmErrors (common/errors.ts) with a
  *  diagnostic code; matched by shape, not by class: those commands run from source while this
@@ -148,8 +149,9 @@ Exit codes:
     .addOption(new Option('--emit <what>', 'print instead of writing: the tensor IR, the kernel IR or the generated code (`ts`: the same as `code`)').choices(['ir', 'kernels', 'code', 'ts']))
     .addOption(new Option('--dump-after <pass>', 'print the tensor IR after a pass').choices(['lower', 'autodiff', 'fuse']))
     .option('-o, --out <dir>', 'output root', 'generated')
+    .option('--bundle', 'with --target webgpu: also write tfm-webgpu.mjs, one ES module a web page imports (the runtime and the model)')
     .addOption(errorFormat())
-    .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string }) => {
+    .action(async (patterns: string[], opts: { target: string; emit?: string; dumpAfter?: string; out: string; bundle?: boolean }) => {
       const files = expand(patterns);
       exitCode = (await compileModule()).compileCommand(files, opts);
     });
@@ -192,6 +194,17 @@ Exit codes:
     .option('--profile', 'time every kernel and print the time per step by op at the end (WebGPU: device timestamps)')
     .addOption(errorFormat())
     .action(async (spec: string, opts: Record<string, string | boolean | undefined>) => (await trainModule()).trainCommand(spec, opts));
+
+  program
+    .command('serve')
+    .description('serve a web page that runs a trained decoder on WebGPU in the browser: continue a prompt, see the loss curve')
+    .argument('<spec>', 'spec file')
+    .argument('<run>', 'run folder of tfm train (its newest checkpoint is served)')
+    .option('--port <n>', 'port on 127.0.0.1 (0: any free one)', '8080')
+    .addOption(errorFormat())
+    .action(async (spec: string, run: string, opts: { port: string }) => {
+      await (await serveModule()).serveCommand(spec, run, opts);
+    });
 
   for (const direction of ['export', 'import'] as const) {
     program

@@ -30,6 +30,7 @@ import { newGpuContext } from '../runtime/webgpu/device.ts';
 import { fresh, tfm } from './support/cli.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const SPECS = fg.sync('specs/*.tfm').sort();
 
@@ -104,6 +105,27 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     const got = await run.run();
     run.destroy();
     node.outputs.forEach((o, n) => expect(relErr(got[ins.length + n], ref.get(o.id)!.data), ['dq', 'dk', 'dv'][n]).toBeLessThan(1e-5));
+  });
+
+  it('tfm compile --target webgpu --bundle writes one ES module that runs the model by itself', async () => {
+    const dir = fresh('webgpu-bundle');
+    const r = tfm(['compile', 'specs/gpt_tiny.tfm', '--target', 'webgpu', '--bundle', '--out', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(dir, 'gpt_tiny', 'webgpu', 'tfm-webgpu.mjs');
+    const text = readFileSync(file, 'utf8');
+    // Self-contained: no import but Dawn's Node bindings (which a page never reaches).
+    expect([...text.matchAll(/\bimport\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1])).toEqual(['webgpu']);
+    const mod = (await import(pathToFileURL(file).href)) as { createExecutor: (dims: Record<string, number>) => Promise<GpuExecutor>; program: { model: string } };
+    expect(mod.program.model).toBe('gpt_tiny');
+    const ex = await mod.createExecutor({ batch: 1, seq: 8 });
+    ex.input('tokens').set([1, 2, 3, 4, 5, 6, 7, 8]);
+    ex.input('targets').set([2, 3, 4, 5, 6, 7, 8, 9]);
+    // Fresh (zero) weights: uniform logits, loss ln 65.
+    expect(await ex.forward()).toBeCloseTo(Math.log(65), 5);
+    ex.close();
+    const wrong = tfm(['compile', 'specs/gpt_tiny.tfm', '--target', 'wasm', '--bundle', '--out', dir]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('--bundle');
   });
 
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {
