@@ -254,8 +254,9 @@ function attentionSetup(n: Node) {
   if (a.has_key_mask) conds.push(bin('!=', load('keyMask', add(mul(v('b'), d(Tk)), v('j'))), f(0)));
   const visible = conds.reduce<KExpr | undefined>((acc, c) => (acc ? bin('&&', acc, c) : c), undefined);
   const bucket: KStmt[] = a.has_bias ? relativeBucket(!!a.rel_bidirectional, a.rel_buckets as number, a.rel_max_distance as number) : [];
-  const score = (j: KExpr): KStmt[] => [
-    let_('ko', kOff(j), 'i32'),
+  /** The score of key j (at `ko`, declared here unless the caller has). */
+  const score = (j: KExpr, declareKo = true): KStmt[] => [
+    ...(declareKo ? [let_('ko', kOff(j), 'i32')] : []),
     reduce('dot', '+', 'e', i(hd), mul(load('q', add(v('qo'), v('e'))), load('k', add(v('ko'), v('e'))))),
     ...bucket,
     let_('s', a.has_bias ? add(mul(v('dot'), f(a.scale as number)), load('bias', add(mul(v('bucket'), i(H)), v('h')))) : mul(v('dot'), f(a.scale as number))),
@@ -370,9 +371,9 @@ function attentionGradByKeysKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dim
   const Tq = n.inputs[0].shape[1];
   const guard = (s: KStmt[]) => (visible ? [if_(visible, s)] : s);
   const qOff = add(mul(add(mul(v('b'), d(Tq)), v('qi')), i(H * hd)), mul(v('h'), i(hd)));
-  /** dp_j, the row's log-sum-exp and its dot dOut · out, for query qi (at qo) and key j (at ko). */
-  const probability: KStmt[] = [
-    ...score(v('j')),
+  /** p and ds of query qi (at qo) and key j (at ko, declared by the caller when `ko` is). */
+  const probability = (ko = true): KStmt[] => [
+    ...score(v('j'), ko),
     let_('p', call('exp', sub(v('s'), v('rowLse')))),
     reduce('dov', '+', 'e', i(hd), mul(load('dOut', add(v('qo'), v('e'))), load('v', add(v('ko'), v('e'))))),
     let_('keepj', keep),
@@ -394,7 +395,7 @@ function attentionGradByKeysKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dim
       heads([
         ...row,
         loop('e', i(hd), [store('dq', add(v('qo'), v('e')), f(0))]),
-        keys(guard([...probability, loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true)])])),
+        keys(guard([...probability(), loop('e', i(hd), [store('dq', add(v('qo'), v('e')), mul(v('ds'), load('k', add(v('ko'), v('e')))), true)])])),
       ], [], true),
       loop('b', dim('batch'), [
         loop('kh', i(KV), [
@@ -407,7 +408,7 @@ function attentionGradByKeysKernel(n: Node): Omit<Kernel, 'name' | 'span' | 'dim
                 let_('qo', qOff, 'i32'),
                 ...guard([
                   ...row,
-                  ...probability,
+                  ...probability(false),
                   loop('e', i(hd), [
                     store('dv', add(v('ko'), v('e')), mul(mul(v('p'), v('keepj')), load('dOut', add(v('qo'), v('e')))), true),
                     store('dk', add(v('ko'), v('e')), mul(v('ds'), load('q', add(v('qo'), v('e')))), true),

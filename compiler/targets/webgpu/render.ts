@@ -236,15 +236,18 @@ function renderKernel(k: Kernel, sources?: SourceMap): string {
   if (uniforms.length) lines.push(`struct Args { ${uniforms.join(', ')} }`);
   k.buffers.forEach((b, n) => lines.push(`@group(0) @binding(${n}) var<storage, ${b.access === 'read' ? 'read' : 'read_write'}> ${ident(b.name)}: array<${b.t}>;`));
   if (uniforms.length) lines.push(`@group(0) @binding(${k.buffers.length}) var<uniform> tfm_args: Args;`);
-  const buffers = new Map(k.buffers.map((b) => [b.name, b.t] as [string, ElemType]));
+  // Scratch (kir.ts Kernel.scratch) is private to each invocation here: a function-scope array.
+  const buffers = new Map([...k.buffers.map((b) => [b.name, b.t] as [string, ElemType]), ...(k.scratch ?? []).map((x) => [x.name, 'f32'] as [string, ElemType])]);
+  const privateArrays = (k.scratch ?? []).map((x) => `var ${ident(x.name)}: array<f32, ${x.elems}>;`);
   for (const ph of phases) {
-    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, k);
+    const r = new Renderer({ buffers, vars: new Map<string, KType>() }, k, privateArrays);
     if (ph.mode === 'grid') renderGrid(r, ph, lines);
     else if (ph.mode === 'tree') renderTree(r, ph, lines);
     else {
       lines.push('@compute @workgroup_size(1)');
       lines.push(`fn ${ph.entry}() {`);
       r.depth = 1;
+      r.prologue.forEach((l) => r.line(l));
       ph.stmts.forEach((s) => r.stmt(s));
     }
     lines.push(...r.out, '}');
@@ -259,6 +262,7 @@ function renderGrid(r: Renderer, ph: Phase, lines: string[]): void {
   lines.push(`@compute @workgroup_size(${GRID_WORKGROUP})`);
   lines.push(`fn ${ph.entry}(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {`);
   r.depth = 1;
+  r.prologue.forEach((l) => r.line(l));
   r.line(`let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * ${GRID_WORKGROUP}u);`);
   ph.stmts.filter((s) => s !== domain[0]).forEach((s) => r.stmt(s));
   const extents = domain.map((l) => {
@@ -295,6 +299,7 @@ function renderTree(r: Renderer, ph: Phase, lines: string[]): void {
   lines.push(`@compute @workgroup_size(${TREE_WORKGROUP})`);
   lines.push(`fn ${ph.entry}(@builtin(local_invocation_index) tfm_lid_u: u32) {`);
   r.depth = 1;
+  r.prologue.forEach((l) => r.line(l));
   r.line('let tfm_lid = i32(tfm_lid_u);');
   let stored = false;
   for (const s of ph.stmts) {
@@ -320,6 +325,8 @@ class Renderer {
   constructor(
     private readonly env: TypeEnv & { vars: Map<string, KType> },
     private readonly k: Kernel,
+    /** Declarations every entry point starts with (its private arrays). */
+    readonly prologue: string[] = [],
   ) {}
 
   line(s: string): void {

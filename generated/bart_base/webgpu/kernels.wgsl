@@ -276,6 +276,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -289,7 +290,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -305,16 +306,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * 1f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.src_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1050,6 +1054,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -1063,7 +1068,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
@@ -1078,15 +1083,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * 1f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1157,6 +1165,7 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -1170,7 +1179,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -1186,16 +1195,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * 1f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -2885,7 +2897,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_56438acb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_7284dc4e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:36:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2903,6 +2915,9 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2919,7 +2934,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -2937,14 +2952,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -2955,8 +2976,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2968,7 +2989,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -2982,11 +3002,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
@@ -3233,7 +3259,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_027d05ba {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_f28ea030 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"tgt_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:35:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3250,6 +3276,9 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -3266,7 +3295,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
@@ -3283,13 +3312,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -3300,8 +3335,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3312,7 +3347,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.tgt_seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3326,10 +3360,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
@@ -3904,7 +3944,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_ba140bda {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_9364fda8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_base.tfm:27:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3922,6 +3962,9 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3938,7 +3981,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -3956,14 +3999,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3974,8 +4023,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3987,7 +4036,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.src_seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4001,11 +4049,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

@@ -276,6 +276,7 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -289,7 +290,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -305,16 +306,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * 1f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.src_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -914,6 +918,7 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -927,7 +932,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
@@ -942,15 +947,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * 1f;
       for (var e: i32 = 0; e < 32; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1021,6 +1029,7 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -1034,7 +1043,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -1050,16 +1059,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * 1f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.tgt_seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -2539,7 +2551,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_c715b7b0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1023cfe4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:35:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2557,6 +2569,9 @@ struct Args { batch: i32, src_seq: i32, tgt_seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2573,7 +2588,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 32; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -2591,14 +2606,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -2609,8 +2630,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
     for (var e: i32 = 0; e < 32; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2622,7 +2643,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 32; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 32; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -2636,11 +2656,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
           for (var e: i32 = 0; e < 32; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
@@ -2887,7 +2913,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_dff8b039 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_87b71d48 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"tgt_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:34:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2904,6 +2930,9 @@ struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2920,7 +2949,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 32; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.tgt_seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
@@ -2937,13 +2966,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
       for (var e: i32 = 0; e < 32; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.tgt_seq)) {
     var tfm_rest = tfm_gid;
@@ -2954,8 +2989,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
     for (var e: i32 = 0; e < 32; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2966,7 +3001,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 32; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.tgt_seq + j) * 128 + kh * 32;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2980,10 +3014,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
@@ -3558,7 +3598,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_ac9838dc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
+// ==== kernel attention_grad_fae04f9a {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"src_seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bart_tiny.tfm:26:7.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3576,6 +3616,9 @@ struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3592,7 +3635,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 32; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.src_seq; j += 1) {
       if (keyMask[b * tfm_args.src_seq + j] != 0f) {
@@ -3610,14 +3653,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.src_seq)) {
     var tfm_rest = tfm_gid;
@@ -3628,8 +3677,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
     for (var e: i32 = 0; e < 32; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3641,7 +3690,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 32; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.src_seq + j) * 128 + kh * 32;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 32; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3655,11 +3703,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = 1f;
           let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
           for (var e: i32 = 0; e < 32; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

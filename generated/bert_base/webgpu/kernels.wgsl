@@ -314,6 +314,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -327,7 +328,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -343,16 +344,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -698,6 +702,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -711,7 +716,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -727,16 +732,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -788,6 +796,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -801,7 +810,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -817,16 +826,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -878,6 +890,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -891,7 +904,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -907,16 +920,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -968,6 +984,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -981,7 +998,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -997,16 +1014,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1058,6 +1078,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1071,7 +1092,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1087,16 +1108,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1148,6 +1172,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1161,7 +1186,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1177,16 +1202,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1238,6 +1266,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1251,7 +1280,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1267,16 +1296,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1328,6 +1360,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1341,7 +1374,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1357,16 +1390,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1418,6 +1454,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1431,7 +1468,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1447,16 +1484,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1508,6 +1548,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1521,7 +1562,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1537,16 +1578,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1598,6 +1642,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1611,7 +1656,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1627,16 +1672,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -3142,7 +3190,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_10b1f8d4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_4c16f2ce {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3161,6 +3209,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3177,7 +3228,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3195,14 +3246,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3213,8 +3270,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3226,7 +3283,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3240,16 +3296,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_8bbc7977 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_5c57933b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3268,6 +3330,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3284,7 +3349,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3302,14 +3367,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3320,8 +3391,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3333,7 +3404,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3347,16 +3417,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_6a23c14f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_bc1b9c06 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3375,6 +3451,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3391,7 +3470,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3409,14 +3488,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3427,8 +3512,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3440,7 +3525,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3454,16 +3538,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_219e0c50 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1ad900cc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3482,6 +3572,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3498,7 +3591,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3516,14 +3609,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3534,8 +3633,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3547,7 +3646,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3561,16 +3659,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_e27f14d0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_f770fd5d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3589,6 +3693,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3605,7 +3712,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3623,14 +3730,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3641,8 +3754,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3654,7 +3767,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3668,16 +3780,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_26ef0595 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1df6038a {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3696,6 +3814,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3712,7 +3833,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3730,14 +3851,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3748,8 +3875,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3761,7 +3888,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3775,16 +3901,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_b6a61b03 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1d5dd441 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3803,6 +3935,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3819,7 +3954,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3837,14 +3972,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3855,8 +3996,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3868,7 +4009,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3882,16 +4022,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_0f402352 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_3b4ee968 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3910,6 +4056,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3926,7 +4075,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3944,14 +4093,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3962,8 +4117,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3975,7 +4130,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3989,16 +4143,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_729c5214 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_d307e5d1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4017,6 +4177,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4033,7 +4196,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4051,14 +4214,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4069,8 +4238,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4082,7 +4251,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4096,16 +4264,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_6f80b37f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_2b997cbc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4124,6 +4298,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4140,7 +4317,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4158,14 +4335,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4176,8 +4359,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4189,7 +4372,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4203,16 +4385,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_124f6fe9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_f4db3dce {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4231,6 +4419,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4247,7 +4438,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4265,14 +4456,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4283,8 +4480,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4296,7 +4493,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4310,16 +4506,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_e30bf959 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_3f0c7d16 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4338,6 +4540,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4354,7 +4559,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4372,14 +4577,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4390,8 +4601,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4403,7 +4614,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4417,11 +4627,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

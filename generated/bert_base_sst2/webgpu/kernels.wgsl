@@ -314,6 +314,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -327,7 +328,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -343,16 +344,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -698,6 +702,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -711,7 +716,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -727,16 +732,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -788,6 +796,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -801,7 +810,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -817,16 +826,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -878,6 +890,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -891,7 +904,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -907,16 +920,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -968,6 +984,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -981,7 +998,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -997,16 +1014,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1058,6 +1078,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1071,7 +1092,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1087,16 +1108,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1148,6 +1172,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1161,7 +1186,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1177,16 +1202,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1238,6 +1266,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1251,7 +1280,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1267,16 +1296,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1328,6 +1360,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1341,7 +1374,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1357,16 +1390,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1418,6 +1454,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1431,7 +1468,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1447,16 +1484,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1508,6 +1548,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1521,7 +1562,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1537,16 +1578,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1598,6 +1642,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(7) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1611,7 +1656,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -1627,16 +1672,19 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
         l = l * corr + p;
         let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         for (var e: i32 = 0; e < 64; e += 1) {
-          out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+          out_row[e] = out_row[e] * corr + pv * v[ko + e];
         }
         m = mNew;
       }
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -3275,7 +3323,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_10b1f8d4 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_4c16f2ce {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3294,6 +3342,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3310,7 +3361,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3328,14 +3379,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3346,8 +3403,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3359,7 +3416,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3373,16 +3429,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_8bbc7977 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_5c57933b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3401,6 +3463,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3417,7 +3482,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3435,14 +3500,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3453,8 +3524,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3466,7 +3537,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3480,16 +3550,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_6a23c14f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_bc1b9c06 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3508,6 +3584,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3524,7 +3603,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3542,14 +3621,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3560,8 +3645,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3573,7 +3658,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3587,16 +3671,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_219e0c50 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1ad900cc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3615,6 +3705,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3631,7 +3724,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3649,14 +3742,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3667,8 +3766,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3680,7 +3779,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3694,16 +3792,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_e27f14d0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_f770fd5d {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3722,6 +3826,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3738,7 +3845,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3756,14 +3863,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3774,8 +3887,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3787,7 +3900,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3801,16 +3913,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_26ef0595 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1df6038a {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3829,6 +3947,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3845,7 +3966,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3863,14 +3984,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3881,8 +4008,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3894,7 +4021,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -3908,16 +4034,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_b6a61b03 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1d5dd441 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3936,6 +4068,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3952,7 +4087,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -3970,14 +4105,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3988,8 +4129,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4001,7 +4142,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4015,16 +4155,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_0f402352 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_3b4ee968 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4043,6 +4189,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4059,7 +4208,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4077,14 +4226,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4095,8 +4250,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4108,7 +4263,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4122,16 +4276,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_729c5214 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_d307e5d1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4150,6 +4310,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4166,7 +4329,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4184,14 +4347,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4202,8 +4371,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4215,7 +4384,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4229,16 +4397,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_6f80b37f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_2b997cbc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4257,6 +4431,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4273,7 +4450,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4291,14 +4468,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4309,8 +4492,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4322,7 +4505,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4336,16 +4518,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_124f6fe9 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_f4db3dce {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4364,6 +4552,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4380,7 +4571,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4398,14 +4589,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4416,8 +4613,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4429,7 +4626,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4443,16 +4639,22 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
     }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
+    }
   }
 }
 
-// ==== kernel attention_grad_e30bf959 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_3f0c7d16 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"keyMask","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/bert_base.tfm:29:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -4471,6 +4673,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(11) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4487,7 +4692,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < tfm_args.seq; j += 1) {
       if (keyMask[b * tfm_args.seq + j] != 0f) {
@@ -4505,14 +4710,20 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dq[qo + e] += ds * k[ko + e];
+          dq_row[e] += ds * k[ko + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -4523,8 +4734,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -4536,7 +4747,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           for (var e: i32 = 0; e < 64; e += 1) {
             rowDot = rowDot + dOut[qo + e] * out[qo + e];
           }
-          let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
           var dot: f32 = 0.0f;
           for (var e: i32 = 0; e < 64; e += 1) {
             dot = dot + q[qo + e] * k[ko + e];
@@ -4550,11 +4760,17 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
           let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
           let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
           for (var e: i32 = 0; e < 64; e += 1) {
-            dv[ko + e] += p * keepj * dOut[qo + e];
-            dk[ko + e] += ds * q[qo + e];
+            dv_row[e] += p * keepj * dOut[qo + e];
+            dk_row[e] += ds * q[qo + e];
           }
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

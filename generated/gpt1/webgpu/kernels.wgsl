@@ -244,6 +244,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -257,7 +258,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -272,15 +273,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -625,6 +629,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -638,7 +643,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -653,15 +658,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -712,6 +720,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -725,7 +734,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -740,15 +749,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -799,6 +811,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -812,7 +825,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -827,15 +840,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -886,6 +902,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -899,7 +916,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -914,15 +931,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -973,6 +993,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -986,7 +1007,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1001,15 +1022,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1060,6 +1084,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1073,7 +1098,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1088,15 +1113,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1147,6 +1175,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1160,7 +1189,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1175,15 +1204,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1234,6 +1266,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1247,7 +1280,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1262,15 +1295,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1321,6 +1357,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1334,7 +1371,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1349,15 +1386,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1408,6 +1448,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1421,7 +1462,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1436,15 +1477,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1495,6 +1539,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1508,7 +1553,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1523,15 +1568,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -2709,7 +2757,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_1f1f975f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_c169e9cb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2727,6 +2775,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2743,7 +2794,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2760,13 +2811,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2777,8 +2834,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2789,7 +2846,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2803,15 +2859,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_6eb4cbd0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_958a2347 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2829,6 +2891,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2845,7 +2910,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2862,13 +2927,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2879,8 +2950,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2891,7 +2962,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2905,15 +2975,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_6518c25b {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_31129898 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2931,6 +3007,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2947,7 +3026,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2964,13 +3043,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2981,8 +3066,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2993,7 +3078,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3007,15 +3091,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_7b3dffbb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_c8ca8488 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3033,6 +3123,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3049,7 +3142,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3066,13 +3159,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3083,8 +3182,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3095,7 +3194,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3109,15 +3207,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_a70f208e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_07a8d94f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3135,6 +3239,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3151,7 +3258,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3168,13 +3275,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3185,8 +3298,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3197,7 +3310,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3211,15 +3323,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_eae013f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0ba3630e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3237,6 +3355,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3253,7 +3374,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3270,13 +3391,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3287,8 +3414,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3299,7 +3426,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3313,15 +3439,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_4e187465 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_ccb451d2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3339,6 +3471,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3355,7 +3490,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3372,13 +3507,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3389,8 +3530,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3401,7 +3542,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3415,15 +3555,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_a3a6b541 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_570c3ab6 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3441,6 +3587,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3457,7 +3606,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3474,13 +3623,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3491,8 +3646,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3503,7 +3658,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3517,15 +3671,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_7bc95c34 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_70bb6a51 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3543,6 +3703,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3559,7 +3722,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3576,13 +3739,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3593,8 +3762,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3605,7 +3774,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3619,15 +3787,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_d809141f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_45bbeeb2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3645,6 +3819,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3661,7 +3838,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3678,13 +3855,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3695,8 +3878,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3707,7 +3890,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3721,15 +3903,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_b30e71bd {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0513ba5e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3747,6 +3935,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3763,7 +3954,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3780,13 +3971,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3797,8 +3994,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3809,7 +4006,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3823,15 +4019,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_0527f542 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0704c1d3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt1.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3849,6 +4051,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3865,7 +4070,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3882,13 +4087,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3899,8 +4110,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3911,7 +4122,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3925,10 +4135,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

@@ -276,6 +276,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -289,7 +290,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -304,15 +305,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -657,6 +661,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -670,7 +675,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -685,15 +690,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -744,6 +752,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -757,7 +766,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -772,15 +781,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -831,6 +843,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -844,7 +857,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -859,15 +872,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -918,6 +934,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -931,7 +948,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -946,15 +963,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1005,6 +1025,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1018,7 +1039,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1033,15 +1054,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1092,6 +1116,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1105,7 +1130,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1120,15 +1145,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1179,6 +1207,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1192,7 +1221,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1207,15 +1236,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1266,6 +1298,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1279,7 +1312,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1294,15 +1327,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1353,6 +1389,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1366,7 +1403,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1381,15 +1418,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1440,6 +1480,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1453,7 +1494,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1468,15 +1509,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1527,6 +1571,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1540,7 +1585,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -1555,15 +1600,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       for (var e: i32 = 0; e < 64; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 64; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 12 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -2742,7 +2790,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_487c99bb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_b00412bc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2760,6 +2808,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2776,7 +2827,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2793,13 +2844,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2810,8 +2867,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2822,7 +2879,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2836,15 +2892,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 34, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_6eb4cbd0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_958a2347 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2862,6 +2924,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2878,7 +2943,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2895,13 +2960,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2912,8 +2983,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2924,7 +2995,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2938,15 +3008,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 31, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_da1f22a8 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_5719142c {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2964,6 +3040,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -2980,7 +3059,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -2997,13 +3076,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3014,8 +3099,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3026,7 +3111,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3040,15 +3124,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 28, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_7b3dffbb {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_c8ca8488 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3066,6 +3156,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3082,7 +3175,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3099,13 +3192,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3116,8 +3215,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3128,7 +3227,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3142,15 +3240,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 25, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_d3e5ed0e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_59eae11f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3168,6 +3272,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3184,7 +3291,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3201,13 +3308,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3218,8 +3331,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3230,7 +3343,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3244,15 +3356,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 22, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_eae013f1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0ba3630e {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3270,6 +3388,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3286,7 +3407,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3303,13 +3424,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3320,8 +3447,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3332,7 +3459,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3346,15 +3472,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 19, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_be88a1ee {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_1a4dcd02 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3372,6 +3504,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3388,7 +3523,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3405,13 +3540,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3422,8 +3563,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3434,7 +3575,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3448,15 +3588,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 16, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_a3a6b541 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_570c3ab6 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3474,6 +3620,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3490,7 +3639,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3507,13 +3656,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3524,8 +3679,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3536,7 +3691,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3550,15 +3704,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 13, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_ffd4c1e1 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0af5f99f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3576,6 +3736,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3592,7 +3755,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3609,13 +3772,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3626,8 +3795,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3638,7 +3807,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3652,15 +3820,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 10, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_d809141f {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_45bbeeb2 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3678,6 +3852,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3694,7 +3871,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3711,13 +3888,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3728,8 +3911,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3740,7 +3923,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3754,15 +3936,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 7, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_4cef00d0 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_8297c911 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3780,6 +3968,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3796,7 +3987,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = max(0, qi - 255); j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3813,13 +4004,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3830,8 +4027,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3842,7 +4039,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3856,15 +4052,21 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 4, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
 
-// ==== kernel attention_grad_0527f542 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_0704c1d3 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"seed","t":"i32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",12],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt3_small.tfm:25:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -3882,6 +4084,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(10) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3898,7 +4103,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 64; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
@@ -3915,13 +4120,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
       let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
       for (var e: i32 = 0; e < 64; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 64>;
+  var dk_row: array<f32, 64>;
+  var dv_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (12) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -3932,8 +4143,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
     for (var e: i32 = 0; e < 64; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -3944,7 +4155,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 64; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 768 + kh * 64;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 64; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -3958,10 +4168,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = select(1.1111112f, 0f, tfm_hash_uniform(seed[0], 1, ((b * 12 + h) * tfm_args.seq + qi) * tfm_args.seq + j) < 0.1f);
         let ds: f32 = p * (dov * keepj - rowDot) * 0.125f;
         for (var e: i32 = 0; e < 64; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

@@ -258,6 +258,7 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -271,7 +272,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
@@ -286,15 +287,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * 1f;
       for (var e: i32 = 0; e < 32; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 32; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * tfm_args.seq + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -1727,7 +1731,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_6dc47385 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64}]}
+// ==== kernel attention_grad_55bbc3bc {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],"seq"],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/gpt_tiny.tfm:24:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -1744,6 +1748,9 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1760,7 +1767,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 32; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < min(tfm_args.seq, qi + 1); j += 1) {
       let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
@@ -1777,13 +1784,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
       for (var e: i32 = 0; e < 32; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 32>;
+  var dk_row: array<f32, 32>;
+  var dv_row: array<f32, 32>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (tfm_args.seq)) {
     var tfm_rest = tfm_gid;
@@ -1794,8 +1807,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
     for (var e: i32 = 0; e < 32; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -1806,7 +1819,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 32; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * tfm_args.seq + j) * 128 + kh * 32;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 32; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -1820,10 +1832,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.17677669f;
         for (var e: i32 = 0; e < 32; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 32; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }

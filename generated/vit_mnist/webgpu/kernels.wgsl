@@ -270,6 +270,7 @@ struct Args { batch: i32 }
 @group(0) @binding(4) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var y_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch * 17)) {
     let r: i32 = tfm_gid;
@@ -286,7 +287,10 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     }
     let rstd: f32 = 1f / sqrt(variance / 64f + 0.000001f);
     for (var k: i32 = 0; k < 64; k += 1) {
-      y[o + k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+      y_row[k] = (x[o + k] - mean) * rstd * g[k] + b[k];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      y[o + e_w] = y_row[e_w];
     }
   }
 }
@@ -423,6 +427,7 @@ struct Args { batch: i32 }
 @group(0) @binding(5) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var out_row: array<f32, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (17)) {
     var tfm_rest = tfm_gid;
@@ -436,7 +441,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
     var m: f32 = (-3.4028234663852886e38f);
     var l: f32 = 0f;
     for (var e: i32 = 0; e < 16; e += 1) {
-      out[qo + e] = 0f;
+      out_row[e] = 0f;
     }
     for (var j: i32 = 0; j < 17; j += 1) {
       let ko: i32 = (b * 17 + j) * 64 + kh * 16;
@@ -451,15 +456,18 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
       l = l * corr + p;
       let pv: f32 = p * 1f;
       for (var e: i32 = 0; e < 16; e += 1) {
-        out[qo + e] = out[qo + e] * corr + pv * v[ko + e];
+        out_row[e] = out_row[e] * corr + pv * v[ko + e];
       }
       m = mNew;
     }
     let inv: f32 = select(0f, 1f / l, l > 0f);
     for (var e: i32 = 0; e < 16; e += 1) {
-      out[qo + e] = out[qo + e] * inv;
+      out_row[e] = out_row[e] * inv;
     }
     lse[(b * 17 + qi) * 4 + h] = select(0f, m + log(l), l > 0f);
+    for (var e_w: i32 = 0; e_w < 16; e_w += 1) {
+      out[qo + e_w] = out_row[e_w];
+    }
   }
 }
 
@@ -493,26 +501,34 @@ struct Args { batch: i32 }
 @group(0) @binding(6) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var sum_row: array<f32, 64>;
+  var out_row: array<f32, 64>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch * 17)) {
     let r: i32 = tfm_gid;
     let o: i32 = r * 64;
     for (var k: i32 = 0; k < 64; k += 1) {
-      sum[o + k] = x[o + k] + y[o + k];
+      sum_row[k] = x[o + k] + y[o + k];
     }
     var rowSum: f32 = 0.0f;
     for (var k: i32 = 0; k < 64; k += 1) {
-      rowSum = rowSum + sum[o + k];
+      rowSum = rowSum + sum_row[k];
     }
     let mean: f32 = rowSum / 64f;
     var variance: f32 = 0.0f;
     for (var k: i32 = 0; k < 64; k += 1) {
-      let c: f32 = sum[o + k] - mean;
+      let c: f32 = sum_row[k] - mean;
       variance = variance + c * c;
     }
     let rstd: f32 = 1f / sqrt(variance / 64f + 0.000001f);
     for (var k: i32 = 0; k < 64; k += 1) {
-      out[o + k] = (sum[o + k] - mean) * rstd * g[k] + b[k];
+      out_row[k] = (sum_row[k] - mean) * rstd * g[k] + b[k];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      sum[o + e_w] = sum_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 64; e_w += 1) {
+      out[o + e_w] = out_row[e_w];
     }
   }
 }
@@ -2113,7 +2129,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel attention_grad_acac2232 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64}]}
+// ==== kernel attention_grad_bfea3c70 {"buffers":[{"name":"q","t":"f32","access":"read"},{"name":"k","t":"f32","access":"read"},{"name":"v","t":"f32","access":"read"},{"name":"out","t":"f32","access":"read"},{"name":"lse","t":"f32","access":"read"},{"name":"dOut","t":"f32","access":"read"},{"name":"dq","t":"f32","access":"write"},{"name":"dk","t":"f32","access":"write"},{"name":"dv","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"phase0","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64},{"entry":"phase1","mode":"grid","invocations":["*",["*","batch",4],17],"workgroup":64}]}
 // fused attention backward by queries then by keys (for a GPU): dq per query row, dk and dv per key row, each recomputing the scores it needs from the forward pass's log-sum-exp
 // From specs/vit_mnist.tfm:23:5.
 // 2 dispatches in order: phase0 (one invocation per point of b × h × qi), then phase1 (one invocation per point of b × kh × j).
@@ -2130,6 +2146,9 @@ struct Args { batch: i32 }
 @group(0) @binding(9) var<uniform> tfm_args: Args;
 @compute @workgroup_size(64)
 fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 16>;
+  var dk_row: array<f32, 16>;
+  var dv_row: array<f32, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (17)) {
     var tfm_rest = tfm_gid;
@@ -2146,7 +2165,7 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       rowDot = rowDot + dOut[qo + e] * out[qo + e];
     }
     for (var e: i32 = 0; e < 16; e += 1) {
-      dq[qo + e] = 0f;
+      dq_row[e] = 0f;
     }
     for (var j: i32 = 0; j < 17; j += 1) {
       let ko: i32 = (b * 17 + j) * 64 + kh * 16;
@@ -2163,13 +2182,19 @@ fn phase0(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
       let keepj: f32 = 1f;
       let ds: f32 = p * (dov * keepj - rowDot) * 0.25f;
       for (var e: i32 = 0; e < 16; e += 1) {
-        dq[qo + e] += ds * k[ko + e];
+        dq_row[e] += ds * k[ko + e];
       }
+    }
+    for (var e_w: i32 = 0; e_w < 16; e_w += 1) {
+      dq[qo + e_w] = dq_row[e_w];
     }
   }
 }
 @compute @workgroup_size(64)
 fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  var dq_row: array<f32, 16>;
+  var dk_row: array<f32, 16>;
+  var dv_row: array<f32, 16>;
   let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
   if (tfm_gid < (tfm_args.batch) * (4) * (17)) {
     var tfm_rest = tfm_gid;
@@ -2180,8 +2205,8 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
     let b: i32 = tfm_rest;
     let ko: i32 = (b * 17 + j) * 64 + kh * 16;
     for (var e: i32 = 0; e < 16; e += 1) {
-      dk[ko + e] = 0f;
-      dv[ko + e] = 0f;
+      dk_row[e] = 0f;
+      dv_row[e] = 0f;
     }
     for (var g: i32 = 0; g < 1; g += 1) {
       let h: i32 = kh + g;
@@ -2192,7 +2217,6 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         for (var e: i32 = 0; e < 16; e += 1) {
           rowDot = rowDot + dOut[qo + e] * out[qo + e];
         }
-        let ko: i32 = (b * 17 + j) * 64 + kh * 16;
         var dot: f32 = 0.0f;
         for (var e: i32 = 0; e < 16; e += 1) {
           dot = dot + q[qo + e] * k[ko + e];
@@ -2206,10 +2230,16 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
         let keepj: f32 = 1f;
         let ds: f32 = p * (dov * keepj - rowDot) * 0.25f;
         for (var e: i32 = 0; e < 16; e += 1) {
-          dv[ko + e] += p * keepj * dOut[qo + e];
-          dk[ko + e] += ds * q[qo + e];
+          dv_row[e] += p * keepj * dOut[qo + e];
+          dk_row[e] += ds * q[qo + e];
         }
       }
+    }
+    for (var e_w: i32 = 0; e_w < 16; e_w += 1) {
+      dk[ko + e_w] = dk_row[e_w];
+    }
+    for (var e_w: i32 = 0; e_w < 16; e_w += 1) {
+      dv[ko + e_w] = dv_row[e_w];
     }
   }
 }
