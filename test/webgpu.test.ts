@@ -128,6 +128,18 @@ describe.skipIf(NO_WEBGPU)('WebGPU target', () => {
     expect(wrong.stderr).toContain('--bundle');
   });
 
+  it('schedules for a GPU: matmuls in 4×4 tiles, bias gradients by columns, attention backward in two parallel passes, its rows private', () => {
+    const g = compile(checkFiles(['specs/gpt_tiny.tfm']).models[0], TARGETS.webgpu);
+    const kernels = parseWgsl(g.files['kernels.wgsl'] as string);
+    const of = (op: string) => [...kernels.values()].filter((k) => new RegExp(`^${op}_[0-9a-f]{8,}$`).test(k.name));
+    const modes = (op: string) => of(op).map((k) => k.dispatch.phases.map((p) => p.mode).join('+'));
+    for (const op of ['matmul', 'matmul_epilogue', 'reduce_to', 'attention', 'add_norm', 'embedding']) expect(new Set(modes(op)), op).toEqual(new Set(['grid']));
+    expect(new Set(modes('attention_grad'))).toEqual(new Set(['grid+grid']));
+    const code = (op: string) => of(op).map((k) => k.code).join('\n');
+    expect(code('matmul')).toContain('c33 += a3 * b3;');
+    expect(code('attention_grad')).toMatch(/var dk_row: array<f32, 32>;/);
+  });
+
   it('a lost device is a coded error (TFM7003), not a crash or a wrong number', async () => {
     const own = await newGpuContext();
     const r = checkFiles(['specs/gpt_tiny.tfm']);

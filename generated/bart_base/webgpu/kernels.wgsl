@@ -2206,22 +2206,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_a79780ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_a79780ad {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":768,"workgroup":64}]}
 // sum [batch, tgt_seq, 768] down to [768] (gradient of a broadcast)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-    for (var c: i32 = 0; c < 768; c += 1) {
-      y[c] += x[r * 768 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
+      colSum = colSum + x[r * 768 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2449,22 +2450,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_889a0948 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_889a0948 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":3072,"workgroup":64}]}
 // sum [batch, tgt_seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/bart_base.tfm:37:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 3072; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-    for (var c: i32 = 0; c < 3072; c += 1) {
-      y[c] += x[r * 3072 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (3072)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
+      colSum = colSum + x[r * 3072 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3017,22 +3019,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_7bf4a4b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_7bf4a4b3 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":768,"workgroup":64}]}
 // sum [batch, src_seq, 768] down to [768] (gradient of a broadcast)
 // From specs/bart_base.tfm:36:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-    for (var c: i32 = 0; c < 768; c += 1) {
-      y[c] += x[r * 768 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
+      colSum = colSum + x[r * 768 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3374,22 +3377,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_258ac42e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_258ac42e {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",768],"workgroup":64}]}
 // sum [batch, tgt_seq, 768] down to [tgt_seq, 768] (gradient of a broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < tfm_args.tgt_seq * 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < tfm_args.tgt_seq * 768; c += 1) {
-      y[c] += x[r * (tfm_args.tgt_seq * 768) + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.tgt_seq * 768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * (tfm_args.tgt_seq * 768) + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3719,22 +3723,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_a49f6114 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_a49f6114 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":3072,"workgroup":64}]}
 // sum [batch, src_seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/bart_base.tfm:28:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 3072; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-    for (var c: i32 = 0; c < 3072; c += 1) {
-      y[c] += x[r * 3072 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (3072)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
+      colSum = colSum + x[r * 3072 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -4064,22 +4069,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_a76adb63 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_a76adb63 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",768],"workgroup":64}]}
 // sum [batch, src_seq, 768] down to [src_seq, 768] (gradient of a broadcast)
 // From specs/bart_base.tfm:20:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < tfm_args.src_seq * 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < tfm_args.src_seq * 768; c += 1) {
-      y[c] += x[r * (tfm_args.src_seq * 768) + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.src_seq * 768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * (tfm_args.src_seq * 768) + c];
     }
+    y[c] = colSum;
   }
 }
 

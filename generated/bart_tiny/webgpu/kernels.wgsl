@@ -1860,22 +1860,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_947dc1e9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_947dc1e9 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, tgt_seq, 128] down to [128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 128; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-    for (var c: i32 = 0; c < 128; c += 1) {
-      y[c] += x[r * 128 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (128)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
+      colSum = colSum + x[r * 128 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2103,22 +2104,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_eb8e806a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_eb8e806a {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, tgt_seq, 512] down to [512] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:36:7.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 512; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
-    for (var c: i32 = 0; c < 512; c += 1) {
-      y[c] += x[r * 512 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (512)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.tgt_seq; r += 1) {
+      colSum = colSum + x[r * 512 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2671,22 +2673,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_d1c8e443 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_d1c8e443 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, src_seq, 128] down to [128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:35:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 128; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-    for (var c: i32 = 0; c < 128; c += 1) {
-      y[c] += x[r * 128 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (128)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
+      colSum = colSum + x[r * 128 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3028,22 +3031,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_27749d6b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_27749d6b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","tgt_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","tgt_seq",128],"workgroup":64}]}
 // sum [batch, tgt_seq, 128] down to [tgt_seq, 128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, tgt_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < tfm_args.tgt_seq * 128; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < tfm_args.tgt_seq * 128; c += 1) {
-      y[c] += x[r * (tfm_args.tgt_seq * 128) + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.tgt_seq * 128)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * (tfm_args.tgt_seq * 128) + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3373,22 +3377,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_4a00b985 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_4a00b985 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":512,"workgroup":64}]}
 // sum [batch, src_seq, 512] down to [512] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:27:7.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 512; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
-    for (var c: i32 = 0; c < 512; c += 1) {
-      y[c] += x[r * 512 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (512)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.src_seq; r += 1) {
+      colSum = colSum + x[r * 512 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -3718,22 +3723,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_cb954c62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_cb954c62 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","src_seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","src_seq",128],"workgroup":64}]}
 // sum [batch, src_seq, 128] down to [src_seq, 128] (gradient of a broadcast)
 // From specs/bart_tiny.tfm:19:5.
 struct Args { batch: i32, src_seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < tfm_args.src_seq * 128; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < tfm_args.src_seq * 128; c += 1) {
-      y[c] += x[r * (tfm_args.src_seq * 128) + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.src_seq * 128)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * (tfm_args.src_seq * 128) + c];
     }
+    y[c] = colSum;
   }
 }
 

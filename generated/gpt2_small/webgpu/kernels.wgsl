@@ -2098,22 +2098,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_9c924610 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":768,"workgroup":64}]}
 // sum [batch, seq, 768] down to [768] (gradient of a broadcast)
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-    for (var c: i32 = 0; c < 768; c += 1) {
-      y[c] += x[r * 768 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
+      colSum = colSum + x[r * 768 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2342,22 +2343,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_b7cdc838 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":3072,"workgroup":64}]}
 // sum [batch, seq, 3072] down to [3072] (gradient of a broadcast)
 // From specs/gpt2_small.tfm:24:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 3072; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-    for (var c: i32 = 0; c < 3072; c += 1) {
-      y[c] += x[r * 3072 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (3072)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
+      colSum = colSum + x[r * 3072 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -4182,22 +4184,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_49d1a825 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","seq",768],"workgroup":64}]}
 // sum [batch, seq, 768] down to [seq, 768] (gradient of a broadcast)
 // From specs/gpt2_small.tfm:18:5.
 struct Args { batch: i32, seq: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < tfm_args.seq * 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < tfm_args.seq * 768; c += 1) {
-      y[c] += x[r * (tfm_args.seq * 768) + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (tfm_args.seq * 768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * (tfm_args.seq * 768) + c];
     }
+    y[c] = colSum;
   }
 }
 

@@ -968,22 +968,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_7d468352 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_7d468352 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":1000,"workgroup":64}]}
 // sum [batch, 1000] down to [1000] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:30:3.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 1000; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < 1000; c += 1) {
-      y[c] += x[r * 1000 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (1000)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * 1000 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -1261,22 +1262,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_1a1905dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_1a1905dc {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":768,"workgroup":64}]}
 // sum [batch, 197, 768] down to [768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 197; r += 1) {
-    for (var c: i32 = 0; c < 768; c += 1) {
-      y[c] += x[r * 768 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 197; r += 1) {
+      colSum = colSum + x[r * 768 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -1504,22 +1506,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_77e49de1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_77e49de1 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":3072,"workgroup":64}]}
 // sum [batch, 197, 3072] down to [3072] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:26:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 3072; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 197; r += 1) {
-    for (var c: i32 = 0; c < 3072; c += 1) {
-      y[c] += x[r * 3072 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (3072)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 197; r += 1) {
+      colSum = colSum + x[r * 3072 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2067,22 +2070,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_8ec79780 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_8ec79780 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":151296,"workgroup":64}]}
 // sum [batch, 197, 768] down to [197, 768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:20:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 151296; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < 151296; c += 1) {
-      y[c] += x[r * 151296 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (151296)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * 151296 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2126,22 +2130,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_01de815f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_01de815f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":768,"workgroup":64}]}
 // sum [batch, 196, 768] down to [768] (gradient of a broadcast)
 // From specs/vit_base_patch16.tfm:19:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 768; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 196; r += 1) {
-    for (var c: i32 = 0; c < 768; c += 1) {
-      y[c] += x[r * 768 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (768)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 196; r += 1) {
+      colSum = colSum + x[r * 768 + c];
     }
+    y[c] = colSum;
   }
 }
 

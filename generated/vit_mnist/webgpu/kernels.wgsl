@@ -1139,22 +1139,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_924e6a9b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_924e6a9b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":10,"workgroup":64}]}
 // sum [batch, 10] down to [10] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:28:3.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 10; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < 10; c += 1) {
-      y[c] += x[r * 10 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (10)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * 10 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -1438,22 +1439,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_b6f6193b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_b6f6193b {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":64,"workgroup":64}]}
 // sum [batch, 17, 64] down to [64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 64; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 17; r += 1) {
-    for (var c: i32 = 0; c < 64; c += 1) {
-      y[c] += x[r * 64 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (64)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 17; r += 1) {
+      colSum = colSum + x[r * 64 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -1681,22 +1683,23 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel reduce_to_2c31fff0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_2c31fff0 {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":128,"workgroup":64}]}
 // sum [batch, 17, 128] down to [128] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:24:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 128; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 17; r += 1) {
-    for (var c: i32 = 0; c < 128; c += 1) {
-      y[c] += x[r * 128 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (128)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 17; r += 1) {
+      colSum = colSum + x[r * 128 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2244,22 +2247,23 @@ fn phase1(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups)
   }
 }
 
-// ==== kernel reduce_to_46e79cbd {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_46e79cbd {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":1088,"workgroup":64}]}
 // sum [batch, 17, 64] down to [17, 64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:18:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 1088; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
-    for (var c: i32 = 0; c < 1088; c += 1) {
-      y[c] += x[r * 1088 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (1088)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch; r += 1) {
+      colSum = colSum + x[r * 1088 + c];
     }
+    y[c] = colSum;
   }
 }
 
@@ -2303,22 +2307,23 @@ fn main() {
   }
 }
 
-// ==== kernel reduce_to_b983cb7f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel reduce_to_b983cb7f {"buffers":[{"name":"x","t":"f32","access":"read"},{"name":"y","t":"f32","access":"write"}],"dims":["batch"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":64,"workgroup":64}]}
 // sum [batch, 16, 64] down to [64] (gradient of a broadcast)
 // From specs/vit_mnist.tfm:17:5.
 struct Args { batch: i32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  for (var o: i32 = 0; o < 64; o += 1) {
-    y[o] = 0f;
-  }
-  for (var r: i32 = 0; r < tfm_args.batch * 16; r += 1) {
-    for (var c: i32 = 0; c < 64; c += 1) {
-      y[c] += x[r * 64 + c];
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  if (tfm_gid < (64)) {
+    let c: i32 = tfm_gid;
+    var colSum: f32 = 0.0f;
+    for (var r: i32 = 0; r < tfm_args.batch * 16; r += 1) {
+      colSum = colSum + x[r * 64 + c];
     }
+    y[c] = colSum;
   }
 }
 
