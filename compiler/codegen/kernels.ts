@@ -430,12 +430,24 @@ function xentKernel(n: Node, grad: boolean): Omit<Kernel, 'name' | 'span' | 'dim
   const row = (k: KExpr) => load('logits', add(mul(v('r'), i(V)), k));
   const stats: KStmt[] = [reduce('max', 'max', 'c', i(V), row(v('c'))), reduce('sum', '+', 'c', i(V), call('exp', sub(row(v('c')), v('max'))))];
   const rows = rowsOf(logits.shape);
-  const count: KStmt[] = [let_('count', f(0), 'f32', true), loop('r', rows, [if_(bin('!=', load('targets', v('r')), i(ignore)), [set('count', f(1), '+')])])];
+  // Sums over the rows, as reductions (a GPU sums them in a tree): the targets that count,
+  // and each counted row's −log p(target); an ignored row adds exactly 0.
+  const counted = bin('!=', v('t'), i(ignore));
+  const count: KStmt[] = [reduce('count', '+', 'r', rows, select(counted, f(1), f(0)), [let_('t', load('targets', v('r')), 'i32')])];
   if (!grad) {
     return {
       doc: `softmax cross-entropy over ${V} classes, mean over targets ≠ ${ignore}`,
       buffers: [rd('logits'), rdI('targets'), wr('loss')],
-      body: [...count, let_('total', f(0), 'f32', true), loop('r', rows, [let_('t', load('targets', v('r')), 'i32'), if_(bin('!=', v('t'), i(ignore)), [...stats, set('total', sub(add(v('max'), call('log', v('sum'))), row(v('t'))), '+')])]), store('loss', i(0), select(bin('>', v('count'), f(0)), div(v('total'), v('count')), f(0)))],
+      body: [
+        ...count,
+        reduce('total', '+', 'r', rows, select(counted, sub(add(v('max'), call('log', v('sum'))), row(v('tc'))), f(0)), [
+          let_('t', load('targets', v('r')), 'i32'),
+          // An ignored row's target is no class: its (unused) term reads class 0.
+          let_('tc', select(counted, v('t'), i(0)), 'i32'),
+          ...stats,
+        ]),
+        store('loss', i(0), select(bin('>', v('count'), f(0)), div(v('total'), v('count')), f(0))),
+      ],
     };
   }
   return {

@@ -55,8 +55,9 @@ export type KStmt =
   | { k: 'set'; v: string; e: KExpr; op?: '+' | '*' | '=' }
   | { k: 'store'; buf: string; idx: KExpr; e: KExpr; accumulate?: boolean }
   | { k: 'if'; c: KExpr; then: KStmt[]; else?: KStmt[] }
-  /** `let v: t = op over idx in [from, to) of e` — the body's lets run per idx before e;
-   *  v is a constant after it. The body only declares locals (no stores, no assignments). */
+  /** `let v: t = op over idx in [from, to) of e` — the body's lets (and reductions) run per
+   *  idx before e; v is a constant after it. The body only declares locals (no stores, no
+   *  assignments). */
   | { k: 'reduce'; v: string; t: ScalarType; op: ReduceOp; idx: string; from: KExpr; to: KExpr; body: KStmt[]; e: KExpr }
   | { k: 'comment'; text: string };
 
@@ -342,7 +343,7 @@ export function checkKernel(k: Kernel): string[] {
   const block = (stmts: KStmt[], sc: Scope, inReduce = false) => {
     const env = (): TypeEnv => ({ buffers, vars: sc.vars });
     for (const s of stmts) {
-      if (inReduce && s.k !== 'let' && s.k !== 'comment') {
+      if (inReduce && s.k !== 'let' && s.k !== 'reduce' && s.k !== 'comment') {
         errors.push(`${k.name}: reduce ${s.k}: a reduction's body only declares locals`);
         continue;
       }

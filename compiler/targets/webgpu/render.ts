@@ -27,7 +27,7 @@ import { escapeInvisible } from '../../../common/text.ts';
 import { KERNEL_MARKER, PRELUDE_MARKER, type HostExpr, type WgslDispatch, type WgslPhase } from '../../../common/wgsl.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { BIN_PRECEDENCE, declared, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
+import { BIN_PRECEDENCE, declared, parallelSplit, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
 
 /** Invocations per workgroup of a grid kernel, and of the one workgroup of a tree kernel. */
 export const GRID_WORKGROUP = 64;
@@ -119,6 +119,8 @@ type For = KStmt & { k: 'for' };
 interface Phase extends WgslPhase {
   stmts: KStmt[];
   domain: For[];
+  /** A grid phase's statements after its nest, run by invocation 0 alone. */
+  after?: KStmt[];
 }
 
 /** How a kernel is dispatched: its phases, in order. A top-level parallel loop whose bounds
@@ -132,7 +134,7 @@ export function phasesOf(k: Kernel): Phase[] {
   const grids = k.body.filter((s): s is For => s.k === 'for' && !!s.parallel && domainFrom(s).length > 0);
   if (!grids.length) return whole(treeable(k) ? 'tree' : 'single');
   const written = new Set(k.buffers.filter((b) => b.access !== 'read').map((b) => b.name));
-  const top = k.body.filter((s) => s.k === 'let' || s.k === 'set');
+  const top = k.body.filter((s) => s.k === 'let' || s.k === 'set' || s.k === 'reduce');
   let unsafe = false;
   walkKernel(top, { expr: (x) => (unsafe ||= x.k === 'load' && written.has(x.buf)) });
   unsafe ||= top.some((s) => s.k === 'set' || (s.k === 'let' && s.mutable));
@@ -140,7 +142,7 @@ export function phasesOf(k: Kernel): Phase[] {
   const declared: KStmt[] = [];
   let pending: KStmt[] = [];
   const flush = () => {
-    if (pending.some((s) => s.k !== 'let' && s.k !== 'comment')) phases.push({ entry: '', mode: 'single', invocations: 1, workgroup: 1, stmts: pending, domain: [] });
+    if (pending.some((s) => s.k !== 'let' && s.k !== 'comment' && s.k !== 'reduce')) phases.push({ entry: '', mode: 'single', invocations: 1, workgroup: 1, stmts: pending, domain: [] });
     pending = [];
   };
   for (const s of k.body) {
@@ -152,11 +154,23 @@ export function phasesOf(k: Kernel): Phase[] {
     } else {
       if (!pending.length) pending = [...declared];
       pending.push(s);
-      if (s.k === 'let' || s.k === 'comment') declared.push(s);
+      // A top-level reduction declares a constant too: each phase after it recomputes it.
+      if (s.k === 'let' || s.k === 'comment' || s.k === 'reduce') declared.push(s);
     }
   }
   flush();
-  if (phases.length > 1 && unsafe) return whole('single');
+  if (phases.length > 1 && unsafe) {
+    // The statements around the first nest cannot run as phases of their own (they assign
+    // locals the nest reads): every invocation computes what comes before it, as a thread
+    // does on the CPU (parallelSplit: those statements store nothing), and invocation 0
+    // runs what comes after (which reads nothing the kernel writes).
+    const at = parallelSplit(k);
+    const top = at === undefined ? undefined : (k.body[at] as For);
+    const domain = top && domainFrom(top);
+    if (!top || !domain?.length) return whole('single');
+    const invocations = domain.map((l) => extentOf(l)!).reduce<HostExpr>((acc, x) => (acc === 1 ? x : ['*', acc, x]), 1);
+    return [{ entry: 'main', mode: 'grid', invocations, workgroup: GRID_WORKGROUP, stmts: k.body.slice(0, at! + 1), domain, after: k.body.slice(at! + 1) }];
+  }
   phases.forEach((ph, n) => (ph.entry = phases.length === 1 ? 'main' : `phase${n}`));
   return phases;
 }
@@ -288,6 +302,13 @@ function renderGrid(r: Renderer, ph: Phase, lines: string[]): void {
   });
   r.depth--;
   r.line('}');
+  if (ph.after?.length) {
+    r.line('if (tfm_gid == 0) {');
+    r.depth++;
+    ph.after.forEach((s) => r.stmt(s));
+    r.depth--;
+    r.line('}');
+  }
 }
 
 /** A tree phase: one workgroup; top-level reductions cooperative, other statements in

@@ -1581,27 +1581,25 @@ export function matmul_bc816f72(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/bart_base.tfm:42:3 `objective denoise(infill = 0.3, poisson_lambda = 3, permute = 1.0)`.
  */
-export function softmax_xent_a63b3ca7(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_a3a9d3c3(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   let total = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     const t = targets[r];
-    if (t !== -100) {
-      let max = -Infinity;
-      for (let c = 0; c < 50265; c++) {
-        max = Math.max(max, logits[r * 50265 + c]);
-      }
-      let sum = 0;
-      for (let c = 0; c < 50265; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 50265 + c] - max))));
-      }
-      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 50265 + t]));
+    const tc = (t !== -100 ? t : 0);
+    let max = -Infinity;
+    for (let c = 0; c < 50265; c++) {
+      max = Math.max(max, logits[r * 50265 + c]);
     }
+    let sum = 0;
+    for (let c = 0; c < 50265; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 50265 + c] - max))));
+    }
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 50265 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -1624,12 +1622,11 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_9726f8af(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_6fc17388(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;

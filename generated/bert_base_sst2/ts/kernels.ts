@@ -1691,27 +1691,25 @@ export function matmul_epilogue_9e7f8d51(a: Float32Array, b: Float32Array, bias:
  *
  * From specs/bert_base_sst2.tfm:7:3 `objective classify`.
  */
-export function softmax_xent_e30a7a37(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
+export function softmax_xent_d80fcbf1(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   let total = 0;
   for (let r = 0; r < batch; r++) {
     const t = targets[r];
-    if (t !== -100) {
-      let max = -Infinity;
-      for (let c = 0; c < 2; c++) {
-        max = Math.max(max, logits[r * 2 + c]);
-      }
-      let sum = 0;
-      for (let c = 0; c < 2; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 2 + c] - max))));
-      }
-      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 2 + t]));
+    const tc = (t !== -100 ? t : 0);
+    let max = -Infinity;
+    for (let c = 0; c < 2; c++) {
+      max = Math.max(max, logits[r * 2 + c]);
     }
+    let sum = 0;
+    for (let c = 0; c < 2; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 2 + c] - max))));
+    }
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 2 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -1734,12 +1732,11 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_1bf34320(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_93a0a502(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch;

@@ -588,27 +588,25 @@ export function matmul_8b685da8(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  */
-export function softmax_xent_895622d9(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_c665ada5(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   let total = 0;
   for (let r = 0; r < batch * seq; r++) {
     const t = targets[r];
-    if (t !== -100) {
-      let max = -Infinity;
-      for (let c = 0; c < 1024; c++) {
-        max = Math.max(max, logits[r * 1024 + c]);
-      }
-      let sum = 0;
-      for (let c = 0; c < 1024; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 1024 + c] - max))));
-      }
-      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 1024 + t]));
+    const tc = (t !== -100 ? t : 0);
+    let max = -Infinity;
+    for (let c = 0; c < 1024; c++) {
+      max = Math.max(max, logits[r * 1024 + c]);
     }
+    let sum = 0;
+    for (let c = 0; c < 1024; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 1024 + c] - max))));
+    }
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 1024 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -631,12 +629,11 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_521eba46(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_4979d65c(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * seq;

@@ -610,27 +610,25 @@ export function matmul_44cd4fc2(a: Float32Array, b: Float32Array, c: Float32Arra
  *
  * From specs/gpt_tiny.tfm:30:3 `objective clm`.
  */
-export function softmax_xent_ba2d338f(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
+export function softmax_xent_21da48c4(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   let total = 0;
   for (let r = 0; r < batch * seq; r++) {
     const t = targets[r];
-    if (t !== -100) {
-      let max = -Infinity;
-      for (let c = 0; c < 50257; c++) {
-        max = Math.max(max, logits[r * 50257 + c]);
-      }
-      let sum = 0;
-      for (let c = 0; c < 50257; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
-      }
-      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 50257 + t]));
+    const tc = (t !== -100 ? t : 0);
+    let max = -Infinity;
+    for (let c = 0; c < 50257; c++) {
+      max = Math.max(max, logits[r * 50257 + c]);
     }
+    let sum = 0;
+    for (let c = 0; c < 50257; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 50257 + c] - max))));
+    }
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 50257 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -653,12 +651,11 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_9943df5c(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_7f255b90(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * seq;

@@ -705,7 +705,7 @@ fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) t
   }
 }
 
-// ==== kernel softmax_xent_ba2d338f {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel softmax_xent_21da48c4 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"loss","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"tree","invocations":256,"workgroup":256}]}
 // softmax cross-entropy over 50257 classes, mean over targets ≠ -100
 // From specs/gpt_tiny.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -713,18 +713,33 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(3) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  var count: f32 = 0f;
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-    if (targets[r] != (-100)) {
-      count += 1f;
+var<workgroup> tfm_tree_f32: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tfm_lid_u: u32) {
+  let tfm_lid = i32(tfm_lid_u);
+  var count_part: f32 = 0.0f;
+  for (var count_part_at: i32 = 0; count_part_at < tfm_args.batch * tfm_args.seq; count_part_at += 16384) {
+    var count_part_run: f32 = 0.0f;
+    for (var r: i32 = count_part_at + tfm_lid; r < min(tfm_args.batch * tfm_args.seq, count_part_at + 16384); r += 256) {
+      let t: i32 = targets[r];
+      count_part_run = count_part_run + select(0f, 1f, t != (-100));
     }
+    count_part = count_part + count_part_run;
   }
-  var total: f32 = 0f;
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-    let t: i32 = targets[r];
-    if (t != (-100)) {
+  tfm_tree_f32[tfm_lid] = count_part;
+  workgroupBarrier();
+  for (var tfm_half = 128; tfm_half > 0; tfm_half /= 2) {
+    if (tfm_lid < tfm_half) { tfm_tree_f32[tfm_lid] = tfm_tree_f32[tfm_lid] + tfm_tree_f32[tfm_lid + tfm_half]; }
+    workgroupBarrier();
+  }
+  let count: f32 = tfm_tree_f32[0];
+  workgroupBarrier();
+  var total_part: f32 = 0.0f;
+  for (var total_part_at: i32 = 0; total_part_at < tfm_args.batch * tfm_args.seq; total_part_at += 16384) {
+    var total_part_run: f32 = 0.0f;
+    for (var r: i32 = total_part_at + tfm_lid; r < min(tfm_args.batch * tfm_args.seq, total_part_at + 16384); r += 256) {
+      let t: i32 = targets[r];
+      let tc: i32 = select(0, t, t != (-100));
       var max_: f32 = (-3.4028234663852886e38f);
       for (var c: i32 = 0; c < 50257; c += 1) {
         max_ = max(max_, logits[r * 50257 + c]);
@@ -733,10 +748,21 @@ fn main() {
       for (var c: i32 = 0; c < 50257; c += 1) {
         sum = sum + exp(logits[r * 50257 + c] - max_);
       }
-      total += max_ + log(sum) - logits[r * 50257 + t];
+      total_part_run = total_part_run + select(0f, max_ + log(sum) - logits[r * 50257 + tc], t != (-100));
     }
+    total_part = total_part + total_part_run;
   }
-  loss[0] = select(0f, total / count, count > 0f);
+  tfm_tree_f32[tfm_lid] = total_part;
+  workgroupBarrier();
+  for (var tfm_half = 128; tfm_half > 0; tfm_half /= 2) {
+    if (tfm_lid < tfm_half) { tfm_tree_f32[tfm_lid] = tfm_tree_f32[tfm_lid] + tfm_tree_f32[tfm_lid + tfm_half]; }
+    workgroupBarrier();
+  }
+  let total: f32 = tfm_tree_f32[0];
+  workgroupBarrier();
+  if (tfm_lid == 0) {
+    loss[0] = select(0f, total / count, count > 0f);
+  }
 }
 
 // ==== kernel fill_a2914eb7 {"buffers":[{"name":"y","t":"f32","access":"write"}],"dims":[],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
@@ -750,7 +776,7 @@ fn main() {
   }
 }
 
-// ==== kernel softmax_xent_grad_9943df5c {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"single","invocations":1,"workgroup":1}]}
+// ==== kernel softmax_xent_grad_7f255b90 {"buffers":[{"name":"logits","t":"f32","access":"read"},{"name":"targets","t":"i32","access":"read"},{"name":"dloss","t":"f32","access":"read"},{"name":"dlogits","t":"f32","access":"write"}],"dims":["batch","seq"],"scalars":[],"phases":[{"entry":"main","mode":"grid","invocations":["*","batch","seq"],"workgroup":64}]}
 // softmax cross-entropy backward: (softmax − onehot) · dloss / count
 // From specs/gpt_tiny.tfm:30:3.
 struct Args { batch: i32, seq: i32 }
@@ -759,16 +785,17 @@ struct Args { batch: i32, seq: i32 }
 @group(0) @binding(2) var<storage, read> dloss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<uniform> tfm_args: Args;
-@compute @workgroup_size(1)
-fn main() {
-  var count: f32 = 0f;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) tfm_id: vec3u, @builtin(num_workgroups) tfm_groups: vec3u) {
+  let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * 64u);
+  var count: f32 = 0.0f;
   for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
-    if (targets[r] != (-100)) {
-      count += 1f;
-    }
+    let t: i32 = targets[r];
+    count = count + select(0f, 1f, t != (-100));
   }
   let scale: f32 = select(0f, dloss[0] / count, count > 0f);
-  for (var r: i32 = 0; r < tfm_args.batch * tfm_args.seq; r += 1) {
+  if (tfm_gid < (tfm_args.batch * tfm_args.seq)) {
+    let r: i32 = tfm_gid;
     let t: i32 = targets[r];
     if (t == (-100)) {
       for (var c: i32 = 0; c < 50257; c += 1) {

@@ -1393,27 +1393,25 @@ export function scale_9c5698f4(x0: Float32Array, y: Float32Array, batch: number,
  *
  * From specs/t5_small.tfm:47:3 `objective span_corruption(noise_density = 0.15, mean_span_length = 3, sentinels = 100)`.
  */
-export function softmax_xent_327d533a(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
+export function softmax_xent_b4934b8d(logits: Float32Array, targets: Int32Array, loss: Float32Array, batch: number, tgt_seq: number): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   let total = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
     const t = targets[r];
-    if (t !== -100) {
-      let max = -Infinity;
-      for (let c = 0; c < 32128; c++) {
-        max = Math.max(max, logits[r * 32128 + c]);
-      }
-      let sum = 0;
-      for (let c = 0; c < 32128; c++) {
-        sum = f32(sum + f32(Math.exp(f32(logits[r * 32128 + c] - max))));
-      }
-      total = f32(total + f32(f32(max + f32(Math.log(sum))) - logits[r * 32128 + t]));
+    const tc = (t !== -100 ? t : 0);
+    let max = -Infinity;
+    for (let c = 0; c < 32128; c++) {
+      max = Math.max(max, logits[r * 32128 + c]);
     }
+    let sum = 0;
+    for (let c = 0; c < 32128; c++) {
+      sum = f32(sum + f32(Math.exp(f32(logits[r * 32128 + c] - max))));
+    }
+    total = f32(total + (t !== -100 ? f32(f32(max + f32(Math.log(sum))) - logits[r * 32128 + tc]) : 0));
   }
   loss[0] = (count > 0 ? f32(total / count) : 0);
 }
@@ -1436,12 +1434,11 @@ export function fill_a2914eb7(y: Float32Array): void {
  *
  * Splits across threads: part `part` of `parts` runs its share of the parallel loop.
  */
-export function softmax_xent_grad_5749d0f2(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
+export function softmax_xent_grad_31b9eb35(logits: Float32Array, targets: Int32Array, dloss: Float32Array, dlogits: Float32Array, batch: number, tgt_seq: number, part: number = 0, parts: number = 1): void {
   let count = 0;
   for (let r = 0; r < batch * tgt_seq; r++) {
-    if (targets[r] !== -100) {
-      count = f32(count + 1);
-    }
+    const t = targets[r];
+    count = f32(count + (t !== -100 ? 1 : 0));
   }
   const scale = (count > 0 ? f32(dloss[0] / count) : 0);
   const __count = batch * tgt_seq;
