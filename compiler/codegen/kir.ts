@@ -430,12 +430,17 @@ export function checkKernel(k: Kernel): string[] {
  */
 export function parallelDomain(k: Kernel): (KStmt & { k: 'for' })[] {
   const top = k.body.find((s): s is KStmt & { k: 'for' } => s.k === 'for' && !!s.parallel);
+  return top ? parallelNest(top) : [];
+}
+
+/** The parallel loops nested from `top` (itself first), each the only loop of its parent's
+ *  body after local declarations: parallelDomain from a given loop. */
+export function parallelNest(top: KStmt & { k: 'for' }): (KStmt & { k: 'for' })[] {
   const chain: (KStmt & { k: 'for' })[] = [];
-  for (let l = top; l; ) {
+  for (let l: (KStmt & { k: 'for' }) | undefined = top; l; ) {
     chain.push(l);
     const rest = l.body.filter((s) => s.k !== 'let' && s.k !== 'comment');
-    const next = rest.length === 1 && rest[0].k === 'for' && rest[0].parallel ? rest[0] : undefined;
-    l = next;
+    l = rest.length === 1 && rest[0].k === 'for' && rest[0].parallel ? rest[0] : undefined;
   }
   return chain;
 }

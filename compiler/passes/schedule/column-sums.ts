@@ -10,7 +10,7 @@
 //     for c in [0, W) parallel: y[c] = reduce + over r in [0, R) of e(r, c)
 //
 // The same additions in the same order for each element (row by row, from zero).
-import { loop, reduce, store, v, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { loop, reduce, store, v, walkKernel, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 export function columnSums() {
   return (k: Kernel): Kernel => {
@@ -23,15 +23,7 @@ export function columnSums() {
     const [acc] = cols.body;
     if (cols.body.length !== 1 || acc.k !== 'store' || !acc.accumulate || acc.buf !== z.buf || acc.idx.k !== 'var' || acc.idx.name !== cols.v) return k;
     let readsOut = false;
-    const visit = (e: KExpr): void => {
-      if (e.k === 'load' && e.buf === acc.buf) readsOut = true;
-      if (e.k === 'load' || e.k === 'vload') visit(e.idx);
-      else if (e.k === 'bin') (visit(e.a), visit(e.b));
-      else if (e.k === 'neg' || e.k === 'cast' || e.k === 'splat' || e.k === 'lane') visit(e.a);
-      else if (e.k === 'call') e.args.forEach(visit);
-      else if (e.k === 'select') (visit(e.c), visit(e.a), visit(e.b));
-    };
-    visit(acc.e);
+    walkKernel([acc], { expr: (x) => (readsOut ||= x.k === 'load' && x.buf === acc.buf) });
     if (readsOut) return k;
     const body: KStmt[] = [loop(cols.v, cols.to, [reduce('colSum', '+', rows.v, rows.to, acc.e, [], 'f32', rows.from), store(acc.buf, v(cols.v), v('colSum'))], true, cols.from)];
     return { ...k, body };

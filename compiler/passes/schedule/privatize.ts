@@ -6,7 +6,7 @@
 // iterations (so `e` stays in [0, E)), the row lives in a private array (Kernel.scratch; the
 // WGSL renderer declares it per invocation) and is written to the buffer once, at the end.
 // What is computed is unchanged: the same operations in the same order, on a copy.
-import { add, i, load, loop, mapStmts, store, v, walkKernel, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
+import { add, i, load, loop, mapStmts, parallelNest, store, v, walkKernel, type KExpr, type Kernel, type KStmt } from '../../codegen/kir.ts';
 
 /** The longest row kept private (a head dim; 64 f32 per array per invocation). */
 const MAX = 64;
@@ -19,13 +19,7 @@ export function privatize() {
     const write = new Set(k.buffers.filter((b) => b.access === 'write').map((b) => b.name));
     const body = k.body.map((s) => {
       if (s.k !== 'for' || !s.parallel) return s;
-      // The innermost body of the nest: each level's only loop after declarations.
-      const chain: For[] = [s];
-      for (;;) {
-        const rest = chain[chain.length - 1].body.filter((x) => x.k !== 'let' && x.k !== 'comment');
-        if (rest.length === 1 && rest[0].k === 'for' && rest[0].parallel) chain.push(rest[0]);
-        else break;
-      }
+      const chain = parallelNest(s);
       const inner = chain[chain.length - 1];
       let stmts = inner.body;
       for (const buf of write) {

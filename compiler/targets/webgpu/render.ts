@@ -7,7 +7,7 @@
 // (erf, tanh, the dropout hash) is prepended to every section to make its shader module.
 //
 // How a kernel maps to invocations (its `mode`):
-// - grid: the kernel's parallel loops (kir.ts parallelDomain) become one invocation per
+// - grid: a parallel loop nest (kir.ts parallelNest) becomes one invocation per
 //   point of their index space, 64 to a workgroup; the rest of the innermost body, `reduce`s
 //   included (as accumulator loops, in index order), is that invocation's work.
 // - tree: a kernel without parallel loops whose reductions are at its top level (the global
@@ -27,7 +27,7 @@ import { escapeInvisible } from '../../../common/text.ts';
 import { KERNEL_MARKER, PRELUDE_MARKER, type HostExpr, type WgslDispatch, type WgslPhase } from '../../../common/wgsl.ts';
 import { spanAt, type SourceMap } from '../../../common/source.ts';
 import type { RenderContext } from '../target.ts';
-import { BIN_PRECEDENCE, declared, parallelSplit, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
+import { BIN_PRECEDENCE, declared, parallelNest, parallelSplit, typeOf, walkKernel, type ElemType, type KExpr, type Kernel, type KStmt, type KType, type ScalarType, type TypeEnv } from '../../codegen/kir.ts';
 
 /** Invocations per workgroup of a grid kernel, and of the one workgroup of a tree kernel. */
 export const GRID_WORKGROUP = 64;
@@ -148,9 +148,7 @@ export function phasesOf(k: Kernel): Phase[] {
   for (const s of k.body) {
     if (grids.includes(s as For)) {
       flush();
-      const domain = domainFrom(s as For);
-      const invocations = domain.map((l) => extentOf(l)!).reduce<HostExpr>((acc, x) => (acc === 1 ? x : ['*', acc, x]), 1);
-      phases.push({ entry: '', mode: 'grid', invocations, workgroup: GRID_WORKGROUP, stmts: [...declared, s], domain });
+      phases.push(gridPhase(s as For, [...declared, s]));
     } else {
       if (!pending.length) pending = [...declared];
       pending.push(s);
@@ -165,11 +163,8 @@ export function phasesOf(k: Kernel): Phase[] {
     // does on the CPU (parallelSplit: those statements store nothing), and invocation 0
     // runs what comes after (which reads nothing the kernel writes).
     const at = parallelSplit(k);
-    const top = at === undefined ? undefined : (k.body[at] as For);
-    const domain = top && domainFrom(top);
-    if (!top || !domain?.length) return whole('single');
-    const invocations = domain.map((l) => extentOf(l)!).reduce<HostExpr>((acc, x) => (acc === 1 ? x : ['*', acc, x]), 1);
-    return [{ entry: 'main', mode: 'grid', invocations, workgroup: GRID_WORKGROUP, stmts: k.body.slice(0, at! + 1), domain, after: k.body.slice(at! + 1) }];
+    if (at === undefined || !domainFrom(k.body[at] as For).length) return whole('single');
+    return [{ ...gridPhase(k.body[at] as For, k.body.slice(0, at + 1)), entry: 'main', after: k.body.slice(at + 1) }];
   }
   phases.forEach((ph, n) => (ph.entry = phases.length === 1 ? 'main' : `phase${n}`));
   return phases;
@@ -182,25 +177,27 @@ export function dispatchOf(k: Kernel): WgslDispatch {
   return { buffers, dims: k.dims, scalars: k.scalars ?? [], phases };
 }
 
-/** The chain of parallel loops from `top` (each the only loop of its parent's body after
- *  declarations) whose extents the host can evaluate, outermost first. */
-function domainFrom(top: For): For[] {
-  const out: For[] = [];
-  for (let l: For | undefined = top; l && extentOf(l) !== undefined; ) {
-    out.push(l);
-    const rest: KStmt[] = l.body.filter((s) => s.k !== 'let' && s.k !== 'comment');
-    l = rest.length === 1 && rest[0].k === 'for' && rest[0].parallel ? rest[0] : undefined;
-  }
-  return out;
+/** A grid phase over the parallel nest from `top`: one invocation per point of it. */
+function gridPhase(top: For, stmts: KStmt[]): Phase {
+  const domain = domainFrom(top);
+  const invocations = domain.map((l) => hostExpr(extent(l))!).reduce<HostExpr>((acc, x) => (acc === 1 ? x : ['*', acc, x]), 1);
+  return { entry: '', mode: 'grid', invocations, workgroup: GRID_WORKGROUP, stmts, domain };
 }
 
+/** The parallel nest from `top` (kir.ts parallelNest) down to the first loop whose extent
+ *  the host cannot evaluate (bounds over dims and constants only). */
+function domainFrom(top: For): For[] {
+  const nest = parallelNest(top);
+  const stop = nest.findIndex((l) => hostExpr(extent(l)) === undefined);
+  return stop < 0 ? nest : nest.slice(0, stop);
+}
 
-function extentOf(l: KStmt & { k: 'for' }): HostExpr | undefined {
-  const [from, to] = [hostExpr(l.from), hostExpr(l.to)];
-  if (from === undefined || to === undefined) return undefined;
-  const span: HostExpr = from === 0 ? to : ['-', to, from];
+/** How many iterations a loop runs: the host evaluates it to size a dispatch, the shader to
+ *  bound its invocations. */
+function extent(l: For): KExpr {
+  const span: KExpr = l.from.k === 'num' && l.from.v === 0 ? l.to : { k: 'bin', op: '-', a: l.to, b: l.from };
   const step = l.step ?? 1;
-  return step === 1 ? span : ['idiv', ['+', span, step - 1], step];
+  return step === 1 ? span : { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '+', a: span, b: { k: 'num', v: step - 1, t: 'i32' } }, { k: 'num', v: step, t: 'i32' }] };
 }
 
 function hostExpr(e: KExpr): HostExpr | undefined {
@@ -279,10 +276,7 @@ function renderGrid(r: Renderer, ph: Phase, lines: string[]): void {
   r.prologue.forEach((l) => r.line(l));
   r.line(`let tfm_gid = i32(tfm_id.x + tfm_id.y * tfm_groups.x * ${GRID_WORKGROUP}u);`);
   ph.stmts.filter((s) => s !== domain[0]).forEach((s) => r.stmt(s));
-  const extents = domain.map((l) => {
-    const span: KExpr = l.from.k === 'num' && l.from.v === 0 ? l.to : { k: 'bin', op: '-', a: l.to, b: l.from };
-    return r.expr(l.step && l.step !== 1 ? { k: 'call', fn: 'idiv', args: [{ k: 'bin', op: '+', a: span, b: { k: 'num', v: l.step - 1, t: 'i32' } }, { k: 'num', v: l.step, t: 'i32' }] } : span);
-  });
+  const extents = domain.map((l) => r.expr(extent(l)));
   r.line(`if (tfm_gid < ${extents.map((e) => `(${e})`).join(' * ')}) {`);
   r.depth++;
   // The point of the index space: the innermost loop varies fastest.
