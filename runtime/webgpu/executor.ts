@@ -8,11 +8,11 @@
 // optimizer kernels run over all of them at once, as on the CPU). Each parameter starts at a
 // multiple of the device's storage-offset alignment so that kernels can bind it alone; the
 // gaps are zeros that the optimizer leaves at zero. On the host, `paramArena` is the CPU
-// layout (packed, program order), the one checkpoints use; uploadParams / downloadParams
-// move it across.
-import { OPT, resolveShape, type Program } from '../../common/program.ts';
-import { evalHostExpr, parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
-import { kernelPipelines, workgroupCounts, type KernelPipelines } from './pipeline.ts';
+// layout (packed, program order), the one checkpoints use; push / pull move it and the Adam
+// moments across, and pull reads the device only when an update has run since.
+import { numel, OPT, type Program } from '../../common/program.ts';
+import { parseWgsl, type WgslKernel } from '../../common/wgsl.ts';
+import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, workgroupCounts, type KernelPipelines } from './pipeline.ts';
 import { TfmError } from '../../common/errors.ts';
 import type { AdamWSettings, ModelRunner } from '../executor.ts';
 import { gpuContext, type GpuContext } from './device.ts';
@@ -35,17 +35,14 @@ interface Call {
   index: number;
 }
 
-const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage, which Node has only after setup)
-const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
-const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 
 export class GpuExecutor implements ModelRunner {
   /** The parameters on the host, packed in program order (the CPU executor's layout). */
   readonly paramArena: Float32Array;
   /** The Adam moments on the host, in the same layout (pull / push move them). */
   readonly mem: { m: Float32Array; v: Float32Array };
-  /** The inputs on the host: each forward pass (and each micro-batch) sends them. */
-  private readonly inputs = new Map<string, Float32Array | Int32Array>();
+  /** The inputs on the host and where they go: each forward pass (and micro-batch) sends them. */
+  private readonly inputs = new Map<string, { host: Float32Array | Int32Array; region: Region }>();
   /** Optimizer steps taken (AdamW's bias correction counts from 1). */
   steps = 0;
   private readonly regions: Region[];
@@ -59,6 +56,8 @@ export class GpuExecutor implements ModelRunner {
   private readonly arenas: { params: GPUBuffer; grads: GPUBuffer; acc: GPUBuffer; m: GPUBuffer; v: GPUBuffer; decay: GPUBuffer; clip: GPUBuffer };
   private readonly arenaElems: number;
   private lost?: string;
+  /** Whether the host parameters and moments are the device's (no update since push / pull). */
+  private hostCurrent = false;
   /** When set, called with each kernel call's index (program steps, then the optimizer's
    *  tasks, as the CPU executor numbers them) and its device time in ms, from timestamp
    *  queries: the per-kernel profile (`tfm train --profile`). */
@@ -78,7 +77,7 @@ export class GpuExecutor implements ModelRunner {
   ) {
     const device = gpu.device;
     void device.lost.then((info) => (this.lost = `${info.reason}: ${info.message}`));
-    const count = (shape: (number | string)[]) => resolveShape(shape, dims).reduce((a, x) => a * x, 1);
+    const count = (shape: (number | string)[]) => numel(shape, dims);
     const align = device.limits.minStorageBufferOffsetAlignment / 4;
     this.deviceOffsets = [];
     this.hostOffsets = [];
@@ -94,12 +93,7 @@ export class GpuExecutor implements ModelRunner {
     this.arenaElems = Math.max(dev, 1);
     this.paramArena = new Float32Array(host);
     this.mem = { m: new Float32Array(host), v: new Float32Array(host) };
-    for (const inp of program.inputs) {
-      const b = program.buffers[inp.buffer];
-      const n = count(b.shape);
-      this.inputs.set(inp.name, b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n));
-    }
-    const make = (bytes: number, usage = STORAGE) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage });
+    const make = (bytes: number) => deviceBuffer(device, bytes);
     const arena = () => make(4 * this.arenaElems);
     this.arenas = { params: arena(), grads: arena(), acc: arena(), m: arena(), v: arena(), decay: arena(), clip: make(8) };
     const decay = new Float32Array(this.arenaElems);
@@ -120,6 +114,11 @@ export class GpuExecutor implements ModelRunner {
       if (slot !== undefined) return { buffer: slots[slot], offset: 0, size };
       return { buffer: make(bytes), offset: 0, size };
     });
+    for (const inp of program.inputs) {
+      const b = program.buffers[inp.buffer];
+      const n = count(b.shape);
+      this.inputs.set(inp.name, { host: b.dtype === 'i32' ? new Int32Array(n) : new Float32Array(n), region: this.regions[inp.buffer] });
+    }
 
     const call = (name: string, regions: Region[], at: Record<string, number> = dims, index = -1): Call => {
       const k = kernels.get(name);
@@ -127,24 +126,17 @@ export class GpuExecutor implements ModelRunner {
       const d = k.dispatch;
       const entries: GPUBindGroupEntry[] = regions.map((r, n) => ({ binding: n, resource: { buffer: r.buffer, offset: r.offset, size: r.size } }));
       checkAliasing(name, regions, d.buffers.map((b) => b.access !== 'read'));
-      let uniform: Call['uniform'];
-      if (d.dims.length + d.scalars.length > 0) {
-        const data = new ArrayBuffer(Math.max(16, Math.ceil((4 * (d.dims.length + d.scalars.length)) / 16) * 16));
-        const ints = new Int32Array(data);
-        d.dims.forEach((name, n) => (ints[n] = evalHostExpr(name, at)));
-        const buffer = make(data.byteLength, UNIFORM);
-        device.queue.writeBuffer(buffer, 0, data);
-        uniform = { buffer, data, dims: d.dims.length };
-        entries.push({ binding: regions.length, resource: { buffer } });
-      }
+      const u = kernelUniform(device, k, at);
+      if (u) entries.push({ binding: regions.length, resource: { buffer: u.buffer } });
+      const uniform = u && { ...u, dims: d.dims.length };
       const p = pipelines.get(name)!;
       const groups = workgroupCounts(device, k, at);
       return { name, index, phases: p.pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] })), bindGroup: device.createBindGroup({ label: name, layout: p.layout, entries }), uniform };
     };
     this.calls = program.steps.map((s, index) => call(s.kernel, s.args.map((id) => this.regions[id]), dims, index));
-    const whole = (b: GPUBuffer): Region => ({ buffer: b, offset: 0, size: 4 * this.arenaElems });
+    const whole = (b: GPUBuffer) => this.whole(b);
     const a = this.arenas;
-    const clip: Region = { buffer: a.clip, offset: 0, size: 8 };
+    const clip = this.clip();
     const o = program.optimizer;
     // The optimizer kernels run over the whole arenas: n elements, gaps included.
     const n = { n: this.arenaElems };
@@ -184,8 +176,7 @@ export class GpuExecutor implements ModelRunner {
   param(name: string): Float32Array {
     const k = this.program.params.findIndex((p) => p.name === name);
     if (k < 0) throw new Error(`program has no parameter ${name}`);
-    const n = resolveShape(this.program.buffers[this.program.params[k].buffer].shape, this.dims).reduce((a, x) => a * x, 1);
-    return this.paramArena.subarray(this.hostOffsets[k], this.hostOffsets[k] + n);
+    return this.paramSlice(this.paramArena, k);
   }
 
   /** Sends the host parameters and Adam moments to the device. */
@@ -193,21 +184,17 @@ export class GpuExecutor implements ModelRunner {
     this.pack(this.paramArena, this.arenas.params);
     this.pack(this.mem.m, this.arenas.m);
     this.pack(this.mem.v, this.arenas.v);
+    this.hostCurrent = true;
   }
 
-  /** Brings the device parameters and Adam moments to the host. */
+  /** Brings the device parameters and Adam moments to the host, unless they are there
+   *  already (the training loop pulls before validating, checking and checkpointing alike). */
   async pull(): Promise<void> {
-    const whole = (buffer: GPUBuffer): Region => ({ buffer, offset: 0, size: 4 * this.arenaElems });
-    this.unpack(await this.readRegion(whole(this.arenas.params)), this.paramArena);
-    this.unpack(await this.readRegion(whole(this.arenas.m)), this.mem.m);
-    this.unpack(await this.readRegion(whole(this.arenas.v)), this.mem.v);
-  }
-
-  /** The gradients (or the accumulated ones), in the host layout. */
-  async readGrads(accumulated = false): Promise<Float32Array> {
-    const out = new Float32Array(this.paramArena.length);
-    this.unpack(await this.readRegion({ buffer: accumulated ? this.arenas.acc : this.arenas.grads, offset: 0, size: 4 * this.arenaElems }), out);
-    return out;
+    if (this.hostCurrent) return;
+    this.unpack(await this.readRegion(this.whole(this.arenas.params)), this.paramArena);
+    this.unpack(await this.readRegion(this.whole(this.arenas.m)), this.mem.m);
+    this.unpack(await this.readRegion(this.whole(this.arenas.v)), this.mem.v);
+    this.hostCurrent = true;
   }
 
   /** Writes gradients (host layout) to the device, as if the backward pass had computed them. */
@@ -219,7 +206,7 @@ export class GpuExecutor implements ModelRunner {
   input(name: string): Float32Array | Int32Array {
     const b = this.inputs.get(name);
     if (!b) throw new Error(`program has no input ${name}`);
-    return b;
+    return b.host;
   }
 
   setInput(name: string, data: ArrayLike<number>): void {
@@ -235,7 +222,7 @@ export class GpuExecutor implements ModelRunner {
     const id = this.program.outputs[name];
     if (id === undefined) throw new Error(`program has no output ${name}`);
     const bytes = await this.readRegion(this.regions[id]);
-    const n = resolveShape(this.program.buffers[id].shape, this.dims).reduce((a, x) => a * x, 1);
+    const n = numel(this.program.buffers[id].shape, this.dims);
     return this.program.buffers[id].dtype === 'i32' ? new Int32Array(bytes, 0, n) : new Float32Array(bytes, 0, n);
   }
 
@@ -258,7 +245,7 @@ export class GpuExecutor implements ModelRunner {
     const norm = accumulated ? this.opt.gradNormAcc : this.opt.gradNorm;
     this.setScalars(norm, [maxNorm]);
     this.submit([norm]);
-    return new Float32Array(await this.readRegion({ buffer: this.arenas.clip, offset: 0, size: 8 }))[1];
+    return new Float32Array(await this.readRegion(this.clip()))[1];
   }
 
   /** The AdamW update from the gradients whose norm `gradientNorm` just took. */
@@ -280,7 +267,7 @@ export class GpuExecutor implements ModelRunner {
    *  the device and read back once, with the norm. */
   async trainStep(micro: number, load: (k: number) => void, s: AdamWSettings): Promise<{ loss: number; gradNorm: number }> {
     const device = this.gpu.device;
-    const losses = device.createBuffer({ size: Math.max(16, 4 * (micro + 2)), usage: STORAGE });
+    const losses = deviceBuffer(device, 4 * (micro + 2));
     const loss = this.regions[this.program.outputs.loss];
     for (let k = 0; k < micro; k++) {
       load(k);
@@ -309,16 +296,29 @@ export class GpuExecutor implements ModelRunner {
 
   private adamwCall(s: AdamWSettings, accumulated: boolean): Call {
     this.steps++;
+    this.hostCurrent = false;
     const adamw = accumulated ? this.opt.adamwAcc : this.opt.adamw;
     this.setScalars(adamw, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, this.steps]);
     return adamw;
   }
 
   private sendInputs(): void {
-    for (const [name, data] of this.inputs) {
-      const r = this.regions[this.program.inputs.find((i) => i.name === name)!.buffer];
-      this.gpu.device.queue.writeBuffer(r.buffer, r.offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    }
+    for (const { host, region } of this.inputs.values()) this.gpu.device.queue.writeBuffer(region.buffer, region.offset, host.buffer as ArrayBuffer, host.byteOffset, host.byteLength);
+  }
+
+  /** The whole of an arena (the optimizer's binding: every parameter and the gaps). */
+  private whole(buffer: GPUBuffer): Region {
+    return { buffer, offset: 0, size: 4 * this.arenaElems };
+  }
+
+  /** The clip factor and the gradient norm. */
+  private clip(): Region {
+    return { buffer: this.arenas.clip, offset: 0, size: 8 };
+  }
+
+  /** Refuses to go on once the device is lost (TFM7003). */
+  private alive(): void {
+    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
   }
 
   private pack(host: Float32Array, arena: GPUBuffer): void {
@@ -335,18 +335,11 @@ export class GpuExecutor implements ModelRunner {
   }
 
   private submit(calls: Call[], after?: (enc: GPUCommandEncoder) => void): void {
-    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+    this.alive();
     const device = this.gpu.device;
     const enc = device.createCommandEncoder();
     const profile = this.onKernel && this.gpu.timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * calls.length }) : undefined;
-    const encode = (pass: GPUComputePassEncoder, c: Call) => {
-      pass.setBindGroup(0, c.bindGroup);
-      for (const ph of c.phases) {
-        if (!ph.groups[0]) continue;
-        pass.setPipeline(ph.pipeline);
-        pass.dispatchWorkgroups(ph.groups[0], ph.groups[1]);
-      }
-    };
+    const encode = (pass: GPUComputePassEncoder, c: Call) => encodeCall(pass, c.bindGroup, c.phases);
     if (profile) {
       // One pass per call, its start and end time-stamped.
       calls.forEach((c, n) => {
@@ -392,7 +385,7 @@ export class GpuExecutor implements ModelRunner {
   private async settled(): Promise<void> {
     await this.gpu.device.queue.onSubmittedWorkDone();
     await this.reported();
-    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+    this.alive();
   }
 
   private async readRegion(r: Region): Promise<ArrayBuffer> {
@@ -407,7 +400,7 @@ export class GpuExecutor implements ModelRunner {
     staging.unmap();
     staging.destroy();
     await this.reported();
-    if (this.lost) throw new TfmError('TFM7003', `the GPU device was lost (${this.lost})`);
+    this.alive();
     return out;
   }
 

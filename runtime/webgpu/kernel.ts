@@ -1,8 +1,8 @@
 // One WGSL kernel run by itself on given data: what the tests use to hold each kernel to the
 // float64 reference, and the benchmark to time one. Write-only buffers are poisoned with NaN
 // first, so that an element the kernel fails to write shows.
-import { evalHostExpr, type WgslKernel } from '../../common/wgsl.ts';
-import { kernelPipelines, workgroupCounts } from './pipeline.ts';
+import type { WgslKernel } from '../../common/wgsl.ts';
+import { deviceBuffer, encodeCall, kernelPipelines, kernelUniform, READBACK, workgroupCounts } from './pipeline.ts';
 import type { GpuContext } from './device.ts';
 
 type Data = Float32Array | Int32Array;
@@ -23,37 +23,25 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
   const { layout, pipelines } = await kernelPipelines(device, k);
   const buffers = data.map((x, n) => {
     const len = typeof x === 'number' ? x : x.length;
-    const buf = device.createBuffer({ size: Math.max(16, Math.ceil((4 * len) / 16) * 16), usage: 0x80 | 0x04 | 0x08 });
+    const buf = deviceBuffer(device, 4 * len);
     const init = typeof x === 'number' ? (d.buffers[n].t === 'i32' ? new Int32Array(len).fill(-0x7fffffff) : new Float32Array(len).fill(NaN)) : x.buffer instanceof ArrayBuffer ? x : x.slice();
     device.queue.writeBuffer(buf, 0, init.buffer, init.byteOffset, init.byteLength);
     return { buf, len, t: d.buffers[n].t };
   });
   const entries: GPUBindGroupEntry[] = buffers.map((b, n) => ({ binding: n, resource: { buffer: b.buf, offset: 0, size: 4 * Math.max(1, b.len) } }));
-  if (d.dims.length + d.scalars.length) {
-    const u = new ArrayBuffer(Math.max(16, Math.ceil((4 * (d.dims.length + d.scalars.length)) / 16) * 16));
-    d.dims.forEach((name, n) => (new Int32Array(u)[n] = evalHostExpr(name, dims)));
-    new Float32Array(u).set(scalars, d.dims.length);
-    const buf = device.createBuffer({ size: u.byteLength, usage: 0x40 | 0x08 });
-    device.queue.writeBuffer(buf, 0, u);
-    entries.push({ binding: buffers.length, resource: { buffer: buf } });
-  }
+  const uniform = kernelUniform(device, k, dims, scalars);
+  if (uniform) entries.push({ binding: buffers.length, resource: { buffer: uniform.buffer } });
   const bindGroup = device.createBindGroup({ layout, entries });
   const groups = workgroupCounts(device, k, dims);
+  const phases = pipelines.map((pipeline, n) => ({ pipeline, groups: groups[n] }));
   return {
     async run(times = 1) {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      pass.setBindGroup(0, bindGroup);
-      for (let t = 0; t < times; t++) {
-        pipelines.forEach((pipeline, n) => {
-          if (!groups[n][0]) return;
-          pass.setPipeline(pipeline);
-          pass.dispatchWorkgroups(groups[n][0], groups[n][1]);
-        });
-      }
+      for (let t = 0; t < times; t++) encodeCall(pass, bindGroup, phases);
       pass.end();
       const staging = buffers.map((b) => {
-        const s = device.createBuffer({ size: Math.max(16, Math.ceil((4 * b.len) / 16) * 16), usage: 0x01 | 0x08 });
+        const s = deviceBuffer(device, 4 * b.len, READBACK);
         enc.copyBufferToBuffer(b.buf, 0, s, 0, s.size);
         return s;
       });
@@ -70,6 +58,7 @@ export async function prepareKernel(gpu: GpuContext, k: WgslKernel, data: (Data 
     },
     destroy() {
       for (const b of buffers) b.buf.destroy();
+      uniform?.buffer.destroy();
     },
   };
 }
