@@ -25,3 +25,11 @@ export async function measure(name: string, step: () => number | Promise<number>
   times.sort((a, b) => a - b);
   return { name, ms: times[Math.floor(times.length / 2)], first, last };
 }
+
+/** Prints rows of measurements (a peer that failed to run is undefined, and left out), then
+ *  the ratio of each peer to ours: how many times faster ours is. */
+export function printTable(title: string, rows: (Measured | undefined)[], unit: (m: Measured) => string, ours: Measured | undefined, oursLabel: string): void {
+  console.log(`\n${title}`);
+  for (const r of rows) if (r) console.log(`  ${r.name.padEnd(44)} ${unit(r).padStart(16)}`);
+  for (const r of rows) if (r && ours && r !== ours) console.log(`  ratio ours (${oursLabel}) / ${r.name.padEnd(34)} ${(r.ms / ours.ms).toFixed(2)}×`);
+}

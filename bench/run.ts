@@ -22,7 +22,7 @@ import { initParams } from '../runtime/init.ts';
 import { loadCompiled } from '../runtime/load.ts';
 import { BERT_MINI, GPT_MINI } from './configs.ts';
 import { kernelProgram } from './kernel-program.ts';
-import { measure, type Measured } from './measure.ts';
+import { measure, printTable, type Measured } from './measure.ts';
 import { tfjsStep } from './peers/tfjs-gpt.ts';
 
 const at = process.argv.indexOf('--target');
@@ -59,11 +59,7 @@ async function gptStep(target: string, threads: number) {
   };
 }
 
-const table = (title: string, rows: Measured[], unit: (m: Measured) => string, ours: Measured) => {
-  console.log(`\n${title}`);
-  for (const r of rows) console.log(`  ${r.name.padEnd(44)} ${unit(r).padStart(16)}`);
-  for (const r of rows) if (r !== ours) console.log(`  ratio ours (wasm, 2 threads) / ${r.name.padEnd(34)} ${(r.ms / ours.ms).toFixed(2)}×`);
-};
+const table = (title: string, rows: Measured[], unit: (m: Measured) => string, ours: Measured) => printTable(title, rows, unit, ours, 'wasm, 2 threads');
 
 // 1. GPT-mini training.
 const gpt: Measured[] = [];

@@ -15,7 +15,7 @@ import { gpuContext } from '../runtime/webgpu/device.ts';
 import { GpuExecutor } from '../runtime/webgpu/executor.ts';
 import { GPT_MINI } from './configs.ts';
 import { kernelProgram } from './kernel-program.ts';
-import { measure, type Measured } from './measure.ts';
+import { measure, printTable, type Measured } from './measure.ts';
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 5);
 const cfg = GPT_MINI;
@@ -32,12 +32,7 @@ function peer(name: string, task: string, reps: number): Measured | undefined {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Measured;
 }
 
-const table = (title: string, rows: (Measured | undefined)[], unit: (m: Measured) => string) => {
-  const [ours, ...peers] = rows;
-  console.log(`\n${title}`);
-  for (const r of rows) if (r) console.log(`  ${r.name.padEnd(30)} ${unit(r).padStart(18)}`);
-  for (const r of peers) if (r && ours) console.log(`  ratio ours / ${r.name.padEnd(24)} ${(r.ms / ours.ms).toFixed(2)}×`);
-};
+const table = (title: string, rows: (Measured | undefined)[], unit: (m: Measured) => string) => printTable(title, rows, unit, rows[0], 'webgpu');
 
 const gpu = await gpuContext();
 console.log(`WebGPU adapter: ${gpu.adapter}${gpu.software ? ' — a software rasterizer running on this machine\'s CPU: these numbers compare the libraries\' GPU code on one device, they are not GPU speeds' : ''}`);

@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { TfmError } from '../common/errors.ts';
 import { exists, LIMITS, readTextBounded } from '../common/files.ts';
-import { resolveShape } from '../common/program.ts';
+import { numel, resolveShape } from '../common/program.ts';
 import { compile } from '../compiler/codegen/compile.ts';
 import { TARGETS } from '../compiler/targets/index.ts';
 import { listCheckpoints, readCheckpoint } from '../runtime/checkpoint.ts';
@@ -33,14 +33,14 @@ export async function serveCommand(spec: string, run: string, opts: { port: stri
   const compiled = compile(m, TARGETS.webgpu, undefined, { train: false });
   const program = compiled.program;
   const shapes = new Map(program.params.map((p) => [p.name, resolveShape(p.shape, {})]));
-  const total = [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  const total = program.params.reduce((n, p) => n + numel(p.shape), 0);
   const ck = readCheckpoint(join(run, latest), specHash(m), { model: 4 * total + 2 ** 24, optimizer: 8 * total + 2 ** 20 });
   const params = ck.state.naming === 'hf-gpt2' ? importGpt(ck.model, shapes) : ck.model;
   const weights = new Float32Array(total);
   let at = 0;
   for (const [name, shape] of shapes) {
     const t = params.get(name);
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = numel(shape);
     if (!t || t.data.length !== n) throw new TfmError('TFM5007', `checkpoint \`${latest}\` lacks \`${name}\` of shape [${shape}]`);
     weights.set(t.data, at);
     at += n;
